@@ -1,0 +1,40 @@
+# Each target bootstraps .venv from the repo's own files; nothing installed by hand is assumed.
+SHELL := /bin/bash
+PORT ?= 3000
+VENV := .venv
+PY := $(VENV)/bin/python
+# Lambda runs python3.12; find one that really runs (pyenv shims may exist without the version).
+PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+
+.PHONY: run test lint bench openapi deploy clean
+
+$(VENV)/.bootstrap-stamp: requirements-dev.txt
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.bootstrap-stamp
+	PORT=$(PORT) $(PY) -m local.stack
+
+lint: $(VENV)/.bootstrap-stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 PATH=$(dir $(PYTHON312)):$$PATH AWS_DEFAULT_REGION=eu-west-3 $(VENV)/bin/sam validate --lint --template template.yaml
+
+test: lint
+	$(PY) -m pytest -n 2 --dist loadfile
+
+bench: $(VENV)/.bootstrap-stamp
+	$(PY) -m tests.bench
+
+openapi: $(VENV)/.bootstrap-stamp
+	$(PY) -m local.openapi > docs/openapi.json
+
+deploy: $(VENV)/.bootstrap-stamp
+	PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam build && PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam deploy --guided
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

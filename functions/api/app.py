@@ -1,0 +1,157 @@
+"""HTTP API: routes parse and answer; the rules live in ecluse.lodging and ecluse.operations."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from ecluse import rules, systems
+from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
+from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
+from ecluse.clock import SystemClock
+from ecluse.config import ApiSettings
+from ecluse.declarations import LRN_PATTERN, Declaration, State
+from ecluse.errors import EcluseError, invalid
+from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
+from ecluse.operations import Operations, StatusRequest
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+settings = ApiSettings.from_env()
+_dynamodb = boto3.client("dynamodb")
+_clock = SystemClock()
+lodging = Lodging(
+    DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
+    SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
+    _clock,
+    logger,
+)
+operations = Operations(DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock)
+app = APIGatewayRestResolver(enable_validation=True)
+
+LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, description="the declaration's LRN")]
+
+
+def _error(error: EcluseError) -> Response:
+    return Response(error.http_status, content_types.APPLICATION_JSON, json.dumps(error.as_body()))
+
+
+@app.exception_handler(EcluseError)
+def _domain_error(error: EcluseError) -> Response:
+    return _error(error)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response:
+    errors = list(error.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _error(EcluseError("malformed_json", "the body is not valid JSON: check quotes and commas"))
+    if any(e.get("loc", ("",))[0] == "body" for e in errors):
+        try:  # re-check the raw body to report schema and rule violations together
+            validate(app.current_event.json_body)
+        except EcluseError as complete:
+            return _error(complete)
+    problems = problems_from_pydantic(errors, prefix=("body", "query", "path"))
+    code = problems[0].code if len(problems) == 1 else "validation_failed"
+    return _error(EcluseError(code, "the request has problems; see details", problems, 422))
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response:
+    return _error(
+        EcluseError(
+            "route_not_found",
+            f"no route {app.current_event.http_method} {app.current_event.path}",
+            http_status=404,
+        )
+    )
+
+
+@app.post("/declarations", summary="Lodge a declaration (idempotent by LRN)")
+def lodge(declaration: Annotated[Declaration, Body()]) -> Response:
+    violations = rules.violations(app.current_event.json_body)  # what the schema cannot express
+    if violations:
+        raise invalid(violations)
+    lodged = lodging.lodge(declaration)
+    metrics.add_metadata("lrn", lodged.record.lrn)
+    if lodged.created:
+        metrics.add_metric(name=f"Lodged{lodged.record.state.title()}", unit=MetricUnit.Count, value=1)
+    return Response(
+        202 if lodged.created else 200, content_types.APPLICATION_JSON, json.dumps(lodged.record.summary())
+    )
+
+
+@app.get("/declarations", summary="List declarations by system and/or state, oldest first")
+def list_declarations(
+    system: Annotated[str | None, Query(pattern=r"^[A-Z0-9_]+$")] = None,
+    state: Annotated[State | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next: Annotated[str | None, Query(max_length=2048, alias="next")] = None,
+) -> dict[str, Any]:
+    if system is not None:
+        systems.lookup(system)
+    records, token = lodging.page(system=system, state=state, limit=limit, token=next)
+    return {"items": [r.answer() for r in records], "next": token}
+
+
+@app.get("/declarations/<lrn>", summary="A declaration's state, history, marks and MRN")
+def get_declaration(lrn: LrnPath) -> dict[str, Any]:
+    return lodging.get(lrn).answer()
+
+
+@app.delete("/declarations/<lrn>", summary="Cancel a held declaration")
+def cancel_declaration(lrn: LrnPath) -> dict[str, Any]:
+    return lodging.cancel(lrn).answer()
+
+
+@app.get("/systems", summary="Every customs system's status and backlog")
+def list_systems() -> dict[str, Any]:
+    return {"items": operations.list()}
+
+
+@app.get("/systems/<system>", summary="One customs system's status, backlog and status history")
+def get_system(system: str) -> dict[str, Any]:
+    return operations.get(system)
+
+
+@app.put("/systems/<system>/status", summary="Set a customs system's status (operator action)")
+def set_status(system: str, request: Annotated[StatusRequest, Body()]) -> dict[str, Any]:
+    answer = operations.set_status(system, request)
+    logger.info(
+        "system status changed",
+        extra={"system": system, "status": answer["status"], "source": answer["source"]},
+    )
+    return answer
+
+
+@app.get("/openapi.json", summary="This API's OpenAPI document")
+def openapi() -> Response:
+    return Response(
+        200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Écluse", version="1.0.0")
+    )
+
+
+def _too_large(event: dict) -> bool:
+    body = event.get("body") or ""
+    return len(body) * (3 / 4 if event.get("isBase64Encoded") else 1) > MAX_BODY_BYTES
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: Any) -> dict:
+    if _too_large(event):  # before any parsing: a 10 MB body is refused without being read
+        body = EcluseError(
+            "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", http_status=413
+        ).as_body()
+        return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+    return app.resolve(event, context)

@@ -1,0 +1,41 @@
+"""Scheduled release: held declarations of available systems go to the submit queue, oldest first."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
+from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
+from ecluse.clock import SystemClock
+from ecluse.config import ReleaseSettings
+from ecluse.release import Release
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+settings = ReleaseSettings.from_env()
+_dynamodb = boto3.client("dynamodb")
+release = Release(
+    DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
+    DynamoDbStatusBoard(_dynamodb, settings.systems_table),
+    SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
+    SystemClock(),
+    settings.release_batch,
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: Any) -> dict:
+    report = release.run()
+    metrics.add_metric(name="Released", unit=MetricUnit.Count, value=sum(report.released.values()))
+    metrics.add_metric(name="Resent", unit=MetricUnit.Count, value=sum(report.resent.values()))
+    if report.released or report.resent:
+        logger.info("release run", extra=asdict(report))
+    return asdict(report)

@@ -1,0 +1,55 @@
+"""Submit queue consumer: lodge each released declaration with customs, in order per system."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.clock import SystemClock
+from ecluse.config import SubmitSettings
+from ecluse.gateway.http import HttpGateway
+from ecluse.submission import Submission
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+settings = SubmitSettings.from_env()
+
+
+def _gateway_token() -> str | None:
+    if not settings.customs_gateway_token_parameter:
+        return None
+    from aws_lambda_powertools.utilities import parameters  # only where a token is configured
+
+    return parameters.get_parameter(settings.customs_gateway_token_parameter, decrypt=True, max_age=300)
+
+
+submission = Submission(
+    DynamoDbLedger(boto3.client("dynamodb"), settings.declarations_table, settings.systems_table),
+    HttpGateway(settings.customs_gateway_url, _gateway_token(), settings.customs_gateway_timeout_seconds),
+    SystemClock(),
+    settings.max_sending_attempts,
+)
+# A failure in one system's message group must not hold back the other systems' groups.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def submit(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    delivery = int(record.attributes.approximate_receive_count or 1)
+    result = submission.handle(message["lrn"], delivery)
+    logger.info("submission", extra={"lrn": result.lrn, "action": result.action, "delivery": delivery})
+    metrics.add_metric(name=f"Submission{result.action.title()}", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: Any) -> dict:
+    return process_partial_response(event=event, record_handler=submit, processor=processor, context=context)

@@ -1,0 +1,329 @@
+"""The ledger on DynamoDB: one item per declaration, every transition a conditional write.
+
+History is appended with `list_append` in the same UpdateItem as the state change, so a declaration's
+state and its history can never disagree. When the system's backlog counter (`held` on the systems
+table's STATUS item) must move too, both go in one TransactWriteItems.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import gzip
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ecluse.aws.items import from_item, to_item, to_value
+from ecluse.clock import iso
+from ecluse.declarations import Declaration, HistoryEntry, Record, State
+from ecluse.errors import EcluseError
+from ecluse.ledger import DuplicateLrn, FastPathClosed, Move, StateConflict, SystemHolding
+from ecluse.systems import Status
+
+STATUS_RECORD = "STATUS"
+# Attributes the listing indexes project (INCLUDE): everything an answer shows, never the body.
+LISTED = (
+    "system",
+    "state",
+    "received_at",
+    "history",
+    "marks",
+    "references",
+    "mrn",
+    "customs_errors",
+    "attempts",
+)
+_INDEX_FOR = {
+    (True, True): ("by_system_state", "system_state"),
+    (True, False): ("by_system", "system"),
+    (False, True): ("by_state", "state"),
+}
+
+
+def _order_key(received_at: str, lrn: str) -> str:
+    return f"{received_at}#{lrn}"
+
+
+def _record(values: dict[str, Any], with_body: bool = False) -> Record:
+    body = None
+    if with_body and "body" in values:
+        body = json.loads(gzip.decompress(values["body"]))
+    return Record(
+        lrn=values["lrn"],
+        system=values["system"],
+        state=State(values["state"]),
+        received_at=values["received_at"],
+        history=tuple(HistoryEntry(**h) for h in values.get("history", [])),
+        marks=tuple(values.get("marks", [])),
+        references=tuple(values.get("references", [])),
+        mrn=values.get("mrn"),
+        customs_errors=tuple(values.get("customs_errors", [])),
+        attempts=int(values.get("attempts", 0)),
+        fingerprint=values.get("fingerprint", ""),
+        urgent=bool(values.get("urgent", False)),
+        body=body,
+    )
+
+
+class DynamoDbLedger:
+    def __init__(self, client: Any, declarations_table: str, systems_table: str) -> None:
+        self._db = client
+        self._table = declarations_table
+        self._systems = systems_table
+
+    def _system_key(self, system: str) -> dict:
+        return to_item({"system": system, "record": STATUS_RECORD})
+
+    def add(
+        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None
+    ) -> Record:
+        received_at = iso(at)
+        state = State.RELEASED if hold_reason is None else State.QUEUED
+        detail = "system available and nothing held: sent to customs" if hold_reason is None else hold_reason
+        values = {
+            "lrn": declaration.lrn,
+            "system": declaration.system,
+            "state": state.value,
+            "system_state": f"{declaration.system}#{state.value}",
+            "received_at": received_at,
+            "order_key": _order_key(received_at, declaration.lrn),
+            "updated_at": received_at,
+            "enqueued_at": received_at if state is State.RELEASED else None,
+            "fingerprint": fingerprint,
+            "urgent": declaration.urgent,
+            "attempts": 0,
+            "history": [
+                {"state": State.RECEIVED.value, "at": received_at, "detail": "lodged by the ERP"},
+                {"state": state.value, "at": received_at, "detail": detail},
+            ],
+            "marks": [],
+            "references": [],
+            "body": gzip.compress(json.dumps(declaration.model_dump(mode="json")).encode()),
+        }
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(values),
+                "ConditionExpression": "attribute_not_exists(lrn)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        if state is State.RELEASED:
+            system_part = {
+                "ConditionCheck": {
+                    "TableName": self._systems,
+                    "Key": self._system_key(declaration.system),
+                    "ConditionExpression": "(attribute_not_exists(#status) OR #status <> :down) "
+                    "AND (attribute_not_exists(held) OR held <= :zero)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":down": to_value(Status.UNAVAILABLE.value),
+                        ":zero": to_value(0),
+                    },
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        else:
+            system_part = self._held_update(declaration.system, +1)
+        reasons = self._transact([put, system_part])
+        if reasons is not None:
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                existing = self.get(declaration.lrn, with_body=False)
+                if existing is None:  # deleted in between: cannot happen (no deletes), but never 5xx
+                    raise EcluseError("lrn_conflict", "retry the request", http_status=409)
+                raise DuplicateLrn(existing)
+            system = from_item(reasons[1].get("Item") or {})
+            if system.get("status") == Status.UNAVAILABLE.value:
+                why = f"held: {declaration.system} is UNAVAILABLE"
+            else:
+                waiting = system.get("held", 0)
+                why = f"held behind {waiting} declaration(s) already waiting for {declaration.system}"
+            raise FastPathClosed(why)
+        return _record(values)
+
+    def _held_update(self, system: str, delta: int) -> dict:
+        return {
+            "Update": {
+                "TableName": self._systems,
+                "Key": self._system_key(system),
+                "UpdateExpression": "ADD held :delta",
+                "ExpressionAttributeValues": {":delta": to_value(delta)},
+            }
+        }
+
+    def _transact(self, items: list[dict]) -> list[dict] | None:
+        """Run a transaction; None when it went through, else the per-item cancellation reasons."""
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except self._db.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                raise
+            return reasons
+        return None
+
+    def get(self, lrn: str, *, with_body: bool = False) -> Record | None:
+        answer = self._db.get_item(TableName=self._table, Key=to_item({"lrn": lrn}), ConsistentRead=True)
+        item = answer.get("Item")
+        return _record(from_item(item), with_body) if item else None
+
+    def move(self, record: Record, move: Move, at: datetime) -> Record:
+        moment = iso(at)
+        entry = {"state": move.target.value, "at": moment, "detail": move.detail}
+        names = {"#state": "state"}
+        values: dict[str, Any] = {
+            ":target": move.target.value,
+            ":system_state": f"{record.system}#{move.target.value}",
+            ":at": moment,
+            ":entry": [entry],
+        }
+        sets = [
+            "#state = :target",
+            "system_state = :system_state",
+            "updated_at = :at",
+            "history = list_append(history, :entry)",
+        ]
+        for index, (name, value) in enumerate((move.fields or {}).items()):
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = value
+            sets.append(f"#f{index} = :f{index}")
+        expected = sorted(s.value for s in move.expected)
+        for index, state in enumerate(expected):
+            values[f":e{index}"] = state
+        expression = "SET " + ", ".join(sets)
+        if move.count_attempt:
+            values[":one"] = 1
+            expression += " ADD attempts :one"
+        update = {
+            "TableName": self._table,
+            "Key": to_item({"lrn": record.lrn}),
+            "UpdateExpression": expression,
+            "ConditionExpression": f"#state IN ({', '.join(f':e{i}' for i in range(len(expected)))})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
+        }
+        parts = [{"Update": {**update, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
+        if move.held_delta:
+            parts.append(self._held_update(record.system, move.held_delta))
+        if move.require_open_system:
+            parts.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._systems,
+                        "Key": self._system_key(record.system),
+                        "ConditionExpression": "attribute_not_exists(#status) OR #status <> :down",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":down": to_value(Status.UNAVAILABLE.value)},
+                    }
+                }
+            )
+        if len(parts) == 1:
+            try:
+                self._db.update_item(**update)
+            except self._db.exceptions.ConditionalCheckFailedException:
+                current = self.get(record.lrn)
+                raise StateConflict(record.lrn, current.state if current else None) from None
+        else:
+            reasons = self._transact(parts)
+            if reasons is not None:
+                if reasons[0].get("Code") == "ConditionalCheckFailed":
+                    current = self.get(record.lrn)
+                    raise StateConflict(record.lrn, current.state if current else None)
+                raise SystemHolding(record.system)
+        fields = {**(move.fields or {})}
+        return record.model_copy(
+            update={
+                "state": move.target,
+                "history": (*record.history, HistoryEntry(**entry)),
+                "attempts": record.attempts + (1 if move.count_attempt else 0),
+                **{
+                    k: (tuple(v) if isinstance(v, list) else v)
+                    for k, v in fields.items()
+                    if k in Record.model_fields
+                },
+            }
+        )
+
+    def page(
+        self, *, system: str | None, state: State | None, limit: int, token: str | None
+    ) -> tuple[list[Record], str | None]:
+        if system is None and state is None:
+            raise EcluseError(
+                "filter_required",
+                "list by system, by state or both, e.g. ?system=DELTA_G&state=QUEUED",
+                http_status=422,
+            )
+        index, key_name = _INDEX_FOR[(system is not None, state is not None)]
+        key_value = {"system_state": f"{system}#{state}", "system": system, "state": state}[key_name]
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :k",
+            "ExpressionAttributeNames": {"#k": key_name},
+            "ExpressionAttributeValues": {":k": to_value(str(key_value))},
+            "Limit": limit,
+        }
+        if token:
+            query["ExclusiveStartKey"] = _decode_token(token, ("lrn", "order_key", key_name))
+        answer = self._db.query(**query)
+        records = [_record(from_item(i)) for i in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        return records, (_encode_token(from_item(last)) if last else None)
+
+    def oldest(self, system: str, state: State, limit: int) -> Iterable[Record]:
+        records, _ = self.page(system=system, state=state, limit=limit, token=None)
+        return records
+
+    def stale_released(self, system: str, before: datetime, limit: int) -> list[Record]:
+        """RELEASED declarations enqueued before `before`: their SQS send may have been lost."""
+        answer = self._db.query(
+            TableName=self._table,
+            IndexName="by_system_state",
+            KeyConditionExpression="system_state = :k",
+            FilterExpression="attribute_not_exists(enqueued_at) OR enqueued_at < :before",
+            ExpressionAttributeValues={
+                ":k": to_value(f"{system}#{State.RELEASED}"),
+                ":before": to_value(iso(before)),
+            },
+            Limit=limit,
+        )
+        return [_record(from_item(i)) for i in answer.get("Items", [])]
+
+    def mark_enqueued(self, record: Record, at: datetime) -> None:
+        """Note a re-send; a declaration that moved on meanwhile needs no note."""
+        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+            self._update_enqueued(record, at)
+
+    def _update_enqueued(self, record: Record, at: datetime) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=to_item({"lrn": record.lrn}),
+            UpdateExpression="SET enqueued_at = :at",
+            ConditionExpression="#state = :released",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":at": to_value(iso(at)), ":released": to_value(State.RELEASED.value)},
+        )
+
+
+def _encode_token(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str, names: tuple[str, ...]) -> dict:
+    bad = EcluseError(
+        "invalid_next_token", "`next` must be the token a previous page returned, unchanged", http_status=422
+    )
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        raise bad from None
+    if (
+        not isinstance(key, dict)
+        or set(key) != set(names)
+        or not all(isinstance(v, str) for v in key.values())
+    ):
+        raise bad
+    return to_item(key)

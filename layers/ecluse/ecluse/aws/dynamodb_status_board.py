@@ -1,0 +1,119 @@
+"""The systems table: one STATUS item per customs system (status, backlog counter, version) and one
+HISTORY#<time> item per status change. A status change and its history item go in one transaction,
+conditional on the version read, so two operators can never silently overwrite each other."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ecluse import systems
+from ecluse.aws.items import from_item, to_item, to_value
+from ecluse.clock import iso, parse_iso
+from ecluse.errors import conflict
+from ecluse.systems import Source, Status, StatusChange, SystemState
+
+STATUS_RECORD = "STATUS"
+_DATES = ("since", "authorised_from", "outage_ended_at", "reintegration_deadline")
+
+
+def _state(system: str, values: dict[str, Any]) -> SystemState:
+    return SystemState(
+        system=system,
+        status=Status(values.get("status", Status.AVAILABLE.value)),
+        source=Source(values["source"]) if values.get("source") else None,
+        reference=values.get("reference"),
+        reason=values.get("reason"),
+        held=max(int(values.get("held", 0)), 0),
+        emergency=max(int(values.get("emergency", 0)), 0),
+        version=int(values.get("version", 0)),
+        **{name: parse_iso(values[name]) for name in _DATES if values.get(name)},
+    )
+
+
+class DynamoDbStatusBoard:
+    def __init__(self, client: Any, systems_table: str) -> None:
+        self._db = client
+        self._table = systems_table
+
+    def get(self, system: str) -> SystemState:
+        answer = self._db.get_item(
+            TableName=self._table,
+            Key=to_item({"system": system, "record": STATUS_RECORD}),
+            ConsistentRead=True,
+        )
+        return _state(system, from_item(answer.get("Item", {})))
+
+    def all(self) -> list[SystemState]:
+        keys = [to_item({"system": s, "record": STATUS_RECORD}) for s in systems.REGISTRY]
+        found: dict[str, dict] = {}
+        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            answer = self._db.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self._table, []):
+                values = from_item(item)
+                found[values["system"]] = values
+            request = answer.get("UnprocessedKeys") or {}
+        return [_state(s, found.get(s, {})) for s in systems.REGISTRY]
+
+    def change(self, system: str, change: StatusChange, at: datetime) -> SystemState:
+        current = self.get(system)
+        updated = current.after(change, at)
+        fields = {
+            "status": updated.status.value,
+            "source": updated.source.value if updated.source else None,
+            "reference": updated.reference,
+            "reason": updated.reason,
+            **{name: iso(getattr(updated, name)) if getattr(updated, name) else None for name in _DATES},
+            "version": updated.version,
+        }
+        names = {f"#a{i}": name for i, name in enumerate(fields)}
+        values = {f":a{i}": to_value(value) for i, value in enumerate(fields.values()) if value is not None}
+        sets = [f"#a{i} = :a{i}" for i, value in enumerate(fields.values()) if value is not None]
+        removes = [f"#a{i}" for i, value in enumerate(fields.values()) if value is None]
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        values[":seen"] = to_value(current.version)
+        history = {
+            "system": system,
+            "record": f"HISTORY#{iso(at)}#{updated.version:09d}",
+            **{k: v for k, v in fields.items() if k != "version"},
+        }
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": to_item({"system": system, "record": STATUS_RECORD}),
+                            "UpdateExpression": expression,
+                            "ConditionExpression": "attribute_not_exists(version) OR version = :seen",
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": to_item(history)}},
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException:
+            raise conflict(
+                "status_changed_concurrently",
+                f"{system}'s status changed while this request was applied; read it again and retry",
+            ) from None
+        return updated
+
+    def history(self, system: str, limit: int = 20) -> list[dict]:
+        answer = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s AND begins_with(#r, :h)",
+            ExpressionAttributeNames={"#s": "system", "#r": "record"},
+            ExpressionAttributeValues={":s": to_value(system), ":h": to_value("HISTORY#")},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        out = []
+        for item in answer.get("Items", []):
+            values = from_item(item)
+            values.pop("system", None)
+            values["at"] = values.pop("record").split("#")[1]
+            out.append(values)
+        return out

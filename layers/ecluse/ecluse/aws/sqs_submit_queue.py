@@ -1,0 +1,22 @@
+"""The submit queue: SQS FIFO, one message group per customs system (order), deduplicated by LRN."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ecluse.declarations import Record
+
+
+class SqsSubmitQueue:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._url = queue_url
+
+    def send(self, record: Record) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._url,
+            MessageBody=json.dumps({"lrn": record.lrn, "system": record.system}),
+            MessageGroupId=record.system,
+            MessageDeduplicationId=record.lrn,
+        )

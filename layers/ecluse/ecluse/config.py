@@ -1,0 +1,37 @@
+"""One settings model per function, read once from the environment at cold start."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    declarations_table: str = Field(alias="DECLARATIONS_TABLE", min_length=1)
+    systems_table: str = Field(alias="SYSTEMS_TABLE", min_length=1)
+    submit_queue_url: str = Field(alias="SUBMIT_QUEUE_URL", min_length=1)
+
+    @classmethod
+    def from_env(cls) -> _Settings:
+        return cls.model_validate(dict(os.environ))
+
+
+class ApiSettings(_Settings):
+    pass
+
+
+class SubmitSettings(_Settings):
+    customs_gateway_url: str = Field(alias="CUSTOMS_GATEWAY_URL", pattern=r"^https?://")
+    customs_gateway_token_parameter: str = Field(default="", alias="CUSTOMS_GATEWAY_TOKEN_PARAMETER")
+    customs_gateway_timeout_seconds: float = Field(
+        default=10.0, alias="CUSTOMS_GATEWAY_TIMEOUT_SECONDS", gt=0
+    )
+    # Must equal the submit queue's maxReceiveCount: the last delivery marks the declaration FAILED.
+    max_sending_attempts: int = Field(default=8, alias="MAX_SENDING_ATTEMPTS", ge=1)
+
+
+class ReleaseSettings(_Settings):
+    release_batch: int = Field(default=60, alias="RELEASE_BATCH", ge=1, le=1000)

@@ -1,0 +1,206 @@
+"""The declaration: the ERP's body (the contract's shape, strict) and its life cycle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from ecluse import systems
+
+LRN_PATTERN = re.compile(r"^[A-Za-z0-9._/-]{1,22}$")
+EORI_PATTERN = re.compile(r"^[A-Z]{2}[A-Za-z0-9]{1,15}$")
+MAX_ITEMS = 999
+
+
+class State(StrEnum):
+    RECEIVED = "RECEIVED"
+    QUEUED = "QUEUED"
+    RELEASED = "RELEASED"
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    EMERGENCY = "EMERGENCY"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+    REDECLARE = "REDECLARE"
+
+
+# The only moves the ledger will write (ARCHITECTURE.md, "Declaration states"). SUBMITTED -> SUBMITTED
+# records another sending attempt after a retryable sending error.
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.RECEIVED: frozenset({State.QUEUED, State.RELEASED, State.CANCELLED}),
+    State.QUEUED: frozenset(
+        {State.RELEASED, State.EMERGENCY, State.CANCELLED, State.REDECLARE, State.SUBMITTED}
+    ),
+    State.RELEASED: frozenset({State.SUBMITTED, State.QUEUED, State.FAILED}),
+    State.SUBMITTED: frozenset({State.SUBMITTED, State.ACCEPTED, State.REJECTED, State.FAILED, State.QUEUED}),
+    State.EMERGENCY: frozenset({State.RELEASED}),
+    State.FAILED: frozenset({State.RELEASED}),
+    State.ACCEPTED: frozenset(),
+    State.REJECTED: frozenset(),
+    State.CANCELLED: frozenset(),
+    State.REDECLARE: frozenset(),
+}
+TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+
+
+def can_move(current: State, target: State) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def sources_of(target: State) -> frozenset[State]:
+    """Every state from which `target` may be reached: the condition of the conditional write."""
+    return frozenset(s for s, nxt in TRANSITIONS.items() if target in nxt)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+NonNegativeKg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class Address(_Strict):
+    street: str = Field(min_length=1, max_length=140)
+    postcode: str = Field(max_length=17)
+    city: str = Field(min_length=1, max_length=70)
+    country: CountryCode
+
+
+class Declarant(_Strict):
+    eori: str
+    name: str = Field(min_length=1, max_length=140)
+    address: Address
+
+    @field_validator("eori")
+    @classmethod
+    def _eori(cls, value: str) -> str:
+        if not EORI_PATTERN.fullmatch(value):
+            raise PydanticCustomError(
+                "invalid_eori",
+                "EORI must be a 2-letter country code followed by 1 to 15 letters or digits, "
+                "e.g. FR12345678901234",
+            )
+        return value
+
+
+class Money(_Strict):
+    amount: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class Item(_Strict):
+    number: int = Field(ge=1, le=MAX_ITEMS)
+    commodity_code: str = Field(pattern=r"^[0-9]{6,10}$")
+    description: str = Field(min_length=1, max_length=512)
+    procedure: str = Field(pattern=r"^[0-9]{4}$")
+    origin: CountryCode
+    net_mass_kg: NonNegativeKg
+    value: Money
+
+
+class Document(_Strict):
+    code: str = Field(max_length=4)
+    reference: str = Field(max_length=70)
+
+
+class Declaration(_Strict):
+    """The body an ERP lodges. Unknown fields are refused so a typo never silently drops data."""
+
+    lrn: str
+    system: str
+    declarant: Declarant
+    kind: Literal["standard", "simplified"] = "standard"
+    direction: Literal["import", "export", "transit"]
+    customs_office: str = Field(pattern=r"^[A-Z]{2}[A-Z0-9]{6}$")
+    incoterm: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    delivery_place: str | None = Field(default=None, max_length=70)
+    gross_mass_kg: NonNegativeKg
+    net_mass_kg: NonNegativeKg
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+    documents: list[Document] = Field(default_factory=list, max_length=99)
+    urgent: bool = False
+    anticipated: bool = False
+    anticipation_expires_at: datetime | None = None
+    message: str | None = None
+
+    @field_validator("lrn")
+    @classmethod
+    def _lrn(cls, value: str) -> str:
+        if not LRN_PATTERN.fullmatch(value):
+            raise PydanticCustomError(
+                "invalid_lrn", "LRN must be 1 to 22 characters among letters, digits and . _ / -"
+            )
+        return value
+
+    @field_validator("system")
+    @classmethod
+    def _system(cls, value: str) -> str:
+        if value not in systems.REGISTRY:
+            raise PydanticCustomError(
+                "unknown_system",
+                "unknown customs system; use one of {known}",
+                {"known": ", ".join(systems.REGISTRY)},
+            )
+        return value
+
+    def fingerprint(self) -> str:
+        """Same LRN and same content means the ERP retried; anything else is a conflict."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    state: State
+    at: str
+    detail: str = ""
+
+
+class Record(BaseModel):
+    """A declaration as the ledger holds it: the body plus everything that happened to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lrn: str
+    system: str
+    state: State
+    received_at: str
+    history: tuple[HistoryEntry, ...] = ()
+    marks: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    mrn: str | None = None
+    customs_errors: tuple[dict, ...] = ()
+    attempts: int = 0
+    fingerprint: str = ""
+    urgent: bool = False
+    body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
+
+    def summary(self) -> dict:
+        return {
+            "lrn": self.lrn,
+            "system": self.system,
+            "state": self.state.value,
+            "received_at": self.received_at,
+        }
+
+    def answer(self) -> dict:
+        return {
+            **self.summary(),
+            "history": [h.model_dump(mode="json") for h in self.history],
+            "marks": list(self.marks),
+            "references": list(self.references),
+            "mrn": self.mrn,
+            "customs_errors": list(self.customs_errors),
+            "attempts": self.attempts,
+        }

@@ -1,0 +1,58 @@
+"""Domain errors: each carries a stable snake_case code and a message that says what to fix.
+
+The API maps them to HTTP in one place (`functions/api/app.py`); nothing else knows about status codes
+except through `http_status`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass
+class EcluseError(Exception):
+    code: str
+    message: str
+    details: list[FieldProblem] = field(default_factory=list)
+    http_status: int = 400
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def as_body(self) -> dict:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": [d.as_dict() for d in self.details],
+            }
+        }
+
+
+def invalid(details: list[FieldProblem]) -> EcluseError:
+    """A 422 naming every violation; the top-level code is the first one's when there is only one."""
+    code = details[0].code if len(details) == 1 else "validation_failed"
+    return EcluseError(
+        code,
+        f"{len(details)} problem(s) in the request; see details for each field to fix",
+        details,
+        422,
+    )
+
+
+def not_found(what: str, key: str) -> EcluseError:
+    return EcluseError(f"{what}_not_found", f"no {what} with id {key!r}", http_status=404)
+
+
+def conflict(code: str, message: str) -> EcluseError:
+    return EcluseError(code, message, http_status=409)

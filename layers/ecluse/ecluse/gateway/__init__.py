@@ -1,0 +1,51 @@
+"""The customs gateway: how a released declaration reaches the customs system (or its EDI provider).
+
+Two adapters implement `CustomsGateway`: `gateway.http.HttpGateway` (an EDI provider's REST endpoint,
+see docs/gateway-protocol.md) and `gateway.simulated.SimulatedCustoms` (for `make run` and tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CustomsError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Customs' answer to a lodged declaration: accepted with an MRN, or rejected with its errors."""
+
+    accepted: bool
+    mrn: str | None = None
+    errors: tuple[CustomsError, ...] = field(default_factory=tuple)
+
+
+class SendingError(Exception):
+    """The message may not have reached customs (timeout, 5xx, refused): retry, never assume rejection."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Lodgement:
+    lrn: str
+    system: str
+    declaration: dict
+    marks: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+class CustomsGateway(Protocol):
+    def lodge(self, lodgement: Lodgement) -> Outcome: ...
+
+    def lookup(self, system: str, lrn: str) -> Outcome | None:
+        """Customs' answer for an LRN it already received, or None if it never got it."""
+        ...

@@ -1,0 +1,173 @@
+"""A simulated customs system: accepts, rejects or is down on command, and remembers what it received.
+
+Used in-process by tests, and behind `serve()` (the gateway protocol over HTTP on loopback) by `make run`
+so the real HTTP adapter is exercised. Its controls are documented in README.md ("Simulated customs").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+from ecluse import systems
+from ecluse.gateway import CustomsError, Lodgement, Outcome, SendingError
+
+OUTAGE_KINDS = ("server_error", "timeout", "connection_failed")
+
+
+@dataclass(frozen=True)
+class Received:
+    lrn: str
+    system: str
+    at: float
+    marks: tuple[str, ...]
+    outcome: Outcome
+
+
+class SimulatedCustoms:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outages: dict[str, str] = {}
+        self._rejections: dict[str, CustomsError] = {}
+        self._received: list[Received] = []
+        self._by_key: dict[tuple[str, str], Outcome] = {}
+        self._sequence = 0
+        self.attempts: list[tuple[str, str]] = []  # every lodge call, including refused ones
+
+    # controls
+    def set_outage(self, system: str, kind: str | None) -> None:
+        if kind is not None and kind not in OUTAGE_KINDS:
+            raise ValueError(f"outage kind must be one of {OUTAGE_KINDS}")
+        with self._lock:
+            if kind is None:
+                self._outages.pop(system, None)
+            else:
+                self._outages[system] = kind
+
+    def reject_next(self, lrn: str, code: str, message: str) -> None:
+        with self._lock:
+            self._rejections[lrn] = CustomsError(code, message)
+
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def state(self) -> dict:
+        with self._lock:
+            return {
+                "outages": dict(self._outages),
+                "received": [
+                    {
+                        "lrn": r.lrn,
+                        "system": r.system,
+                        "at": r.at,
+                        "accepted": r.outcome.accepted,
+                        "marks": r.marks,
+                    }
+                    for r in self._received
+                ],
+            }
+
+    # gateway
+    def lodge(self, lodgement: Lodgement) -> Outcome:
+        with self._lock:
+            self.attempts.append((lodgement.system, lodgement.lrn))
+            outage = self._outages.get(lodgement.system)
+            if outage:
+                raise SendingError(outage, f"{lodgement.system} is down (simulated)")
+            key = (lodgement.system, lodgement.lrn)
+            if key in self._by_key:  # what a real system does with a duplicate LRN
+                return Outcome(False, errors=(CustomsError("duplicate_lrn", "LRN already lodged"),))
+            rejection = self._rejections.pop(lodgement.lrn, None)
+            if rejection:
+                outcome = Outcome(False, errors=(rejection,))
+            else:
+                self._sequence += 1
+                country = systems.REGISTRY[lodgement.system].country
+                outcome = Outcome(True, mrn=f"{datetime.now(UTC):%y}{country}{self._sequence:014d}")
+            self._by_key[key] = outcome
+            self._received.append(
+                Received(lodgement.lrn, lodgement.system, time.time(), lodgement.marks, outcome)
+            )
+            return outcome
+
+    def lookup(self, system: str, lrn: str) -> Outcome | None:
+        with self._lock:
+            if system in self._outages:
+                raise SendingError(self._outages[system], f"{system} is down (simulated)")
+            return self._by_key.get((system, lrn))
+
+
+def _answer(outcome: Outcome) -> dict:
+    if outcome.accepted:
+        return {"status": "accepted", "mrn": outcome.mrn}
+    return {"status": "rejected", "errors": [{"code": e.code, "message": e.message} for e in outcome.errors]}
+
+
+def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """Serve the gateway protocol on loopback; a simulated outage answers as the real thing would."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # quiet: the stack prints its own line
+            pass
+
+        def _send(self, status: int, body: dict) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _failure(self, error: SendingError) -> None:
+            if error.kind == "timeout":
+                time.sleep(60)  # longer than any client timeout
+            if error.kind == "connection_failed":
+                self.close_connection = True
+                self.connection.close()
+                return
+            self._send(503, {"error": str(error)})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            try:
+                outcome = sim.lodge(
+                    Lodgement(
+                        payload["lrn"],
+                        payload["system"],
+                        payload.get("declaration") or {},
+                        tuple(payload.get("marks") or ()),
+                        tuple(payload.get("references") or ()),
+                    )
+                )
+            except SendingError as error:
+                self._failure(error)
+                return
+            self._send(200 if outcome.accepted else 422, _answer(outcome))
+
+        def do_GET(self) -> None:
+            parts = [unquote(p) for p in self.path.strip("/").split("/")]
+            if len(parts) != 3 or parts[0] != "declarations":
+                self._send(404, {"error": "not found"})
+                return
+            try:
+                outcome = sim.lookup(parts[1], parts[2])
+            except SendingError as error:
+                self._failure(error)
+                return
+            if outcome is None:
+                self._send(404, {"error": "unknown LRN"})
+            else:
+                self._send(200, _answer(outcome))
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="simulated-customs", daemon=True).start()
+    return server

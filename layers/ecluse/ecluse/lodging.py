@@ -1,0 +1,122 @@
+"""Lodging: accept a declaration once, route it (to customs now, or held in order), cancel a held one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from ecluse import rules
+from ecluse.clock import Clock
+from ecluse.declarations import Declaration, Record, State
+from ecluse.errors import EcluseError, FieldProblem, conflict, invalid, not_found
+from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class SubmitQueue(Protocol):
+    def send(self, record: Record) -> None: ...
+
+
+@dataclass(frozen=True)
+class Lodged:
+    record: Record
+    created: bool  # False when the ERP retried the same declaration
+
+
+def problems_from_pydantic(errors: list[dict[str, Any]], prefix: tuple = ()) -> list[FieldProblem]:
+    """pydantic's errors as the contract's per-field details, with codes an ERP can switch on."""
+    codes = {"missing": "missing_field", "extra_forbidden": "unknown_field"}
+    problems = []
+    for error in errors:
+        location = [p for p in error.get("loc", ()) if p not in prefix]
+        field = ""
+        for part in location:
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        problems.append(FieldProblem(field or "body", codes.get(error["type"], error["type"]), error["msg"]))
+    return problems
+
+
+def validate(body: Any) -> Declaration:
+    """The declaration, or a 422 listing every schema and rule violation at once."""
+    if not isinstance(body, Mapping):
+        raise EcluseError("invalid_body", "the body must be a JSON object (the declaration)", http_status=422)
+    problems: list[FieldProblem] = []
+    declaration = None
+    try:
+        declaration = Declaration.model_validate(body)
+    except ValidationError as error:
+        problems = problems_from_pydantic(error.errors())
+    problems += rules.violations(body)
+    if problems:
+        raise invalid(problems)
+    assert declaration is not None
+    return declaration
+
+
+class Lodging:
+    def __init__(self, ledger: Ledger, queue: SubmitQueue, clock: Clock, logger: Any = None) -> None:
+        self._ledger = ledger
+        self._queue = queue
+        self._clock = clock
+        self._logger = logger
+
+    def lodge(self, declaration: Declaration) -> Lodged:
+        fingerprint = declaration.fingerprint()
+        at = self._clock.now()
+        try:
+            try:
+                record = self._ledger.add(declaration, fingerprint, at, hold_reason=None)
+            except FastPathClosed as closed:
+                record = self._ledger.add(declaration, fingerprint, at, hold_reason=closed.reason)
+        except DuplicateLrn as duplicate:
+            if duplicate.existing.fingerprint != fingerprint:
+                raise conflict(
+                    "lrn_conflict",
+                    f"LRN {declaration.lrn} was already lodged with different content; "
+                    "use a new LRN for a new declaration",
+                ) from None
+            return Lodged(duplicate.existing, created=False)
+        if record.state is State.RELEASED:
+            self._enqueue(record)
+        return Lodged(record, created=True)
+
+    def _enqueue(self, record: Record) -> None:
+        try:
+            self._queue.send(record)
+        except Exception:
+            # The declaration is recorded RELEASED; the release sweep re-sends what never reached the
+            # queue, so the ERP still gets its 202 rather than a 5xx for our own transient failure.
+            if self._logger:
+                self._logger.exception(
+                    "submit queue send failed; left for the release sweep", extra={"lrn": record.lrn}
+                )
+
+    def get(self, lrn: str) -> Record:
+        record = self._ledger.get(lrn)
+        if record is None:
+            raise not_found("declaration", lrn)
+        return record
+
+    def page(self, *, system: str | None, state: State | None, limit: int, token: str | None):
+        return self._ledger.page(system=system, state=state, limit=limit, token=token)
+
+    def cancel(self, lrn: str, reason: str = "cancelled by the ERP") -> Record:
+        record = self.get(lrn)
+        if record.state is State.CANCELLED:
+            return record
+        if record.state is not State.QUEUED:
+            raise conflict(
+                "not_cancellable",
+                f"{lrn} is {record.state}: only a held (QUEUED) declaration can be cancelled",
+            )
+        move = Move(State.CANCELLED, reason, frozenset({State.QUEUED}), held_delta=-1)
+        try:
+            return self._ledger.move(record, move, self._clock.now())
+        except StateConflict as lost:
+            raise conflict(
+                "not_cancellable", f"{lrn} became {lost.current} meanwhile: it can no longer be cancelled"
+            ) from None
