@@ -1,0 +1,39 @@
+"""Load the Lambda handlers in-process with a given environment, and a Lambda context to call them with."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from local.infra import ROOT
+
+
+def load(short_name: str, environment: dict[str, str]) -> ModuleType:
+    """Import functions/<short_name>/app.py afresh, as Lambda would at a cold start."""
+    os.environ.update(environment)
+    for path in (str(ROOT / "layers" / "ecluse"),):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    module_name = f"ecluse_function_{short_name}"
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / short_name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "local"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-3:123456789012:function:local"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timeout_ms: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms

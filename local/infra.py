@@ -1,0 +1,106 @@
+"""The stack's stateful resources, created in an embedded AWS (moto) from template.yaml itself.
+
+Tests and `make run` both go through here, so neither can drift from the template: the SAM template is
+translated with the SAM translator, its tables, queues, topics and buses are created with CloudFormation
+in moto, and each function's environment is resolved from the translated template.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus")
+FUNCTIONS = {"api": "ApiFunction", "submit": "SubmitFunction", "release": "ReleaseFunction"}
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict:
+        return {}
+
+
+def translated(region: str = "eu-west-3") -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(TEMPLATE.read_text())
+    for resource in template["Resources"].values():  # the translator wants S3 code locations
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties["CodeUri"] = "s3://local-placeholder/code.zip"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            properties["ContentUri"] = "s3://local-placeholder/layer.zip"
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        return transform(template, {}, _NoManagedPolicies())
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    physical: dict[str, str]  # logical id -> physical id (table name, queue URL, topic ARN)
+    environments: dict[str, dict[str, str]]  # function short name -> resolved environment
+
+    def env(self, function: str) -> dict[str, str]:
+        return dict(self.environments[function])
+
+
+def create(session: Any, stack_name: str = "ecluse", parameters: dict[str, str] | None = None) -> LocalStack:
+    """Create the stateful resources with moto's CloudFormation; resolve each function's environment."""
+    import json
+
+    full = translated(session.region_name)
+    stateful = {k: copy.deepcopy(v) for k, v in full["Resources"].items() if v["Type"] in STATEFUL}
+    for resource in stateful.values():
+        resource.pop("DeletionPolicy", None)
+        resource.pop("UpdateReplacePolicy", None)
+    body = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": full.get("Parameters", {}),
+        "Resources": stateful,
+    }
+    params = {k: str(v.get("Default", "")) for k, v in full.get("Parameters", {}).items()}
+    params.update(parameters or {})
+    cloudformation = session.client("cloudformation")
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(body),
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in params.items() if k in body["Parameters"]
+        ],
+    )
+    status = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    if status != "CREATE_COMPLETE":
+        raise RuntimeError(f"local stack creation ended {status}")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    }
+    sqs = session.client("sqs")
+    for logical, resource in stateful.items():  # Ref of a queue is its URL
+        if resource["Type"] == "AWS::SQS::Queue" and not physical[logical].startswith("http"):
+            physical[logical] = sqs.get_queue_url(QueueName=physical[logical])["QueueUrl"]
+    environments = {}
+    for short, logical in FUNCTIONS.items():
+        variables = full["Resources"][logical]["Properties"].get("Environment", {}).get("Variables", {})
+        environments[short] = {k: _resolve(v, physical, params) for k, v in variables.items()}
+    return LocalStack(physical, environments)
+
+
+def _resolve(value: Any, physical: dict[str, str], params: dict[str, str]) -> str:
+    if isinstance(value, dict) and "Ref" in value:
+        name = value["Ref"]
+        return physical.get(name) or params.get(name, "")
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise ValueError(f"local stack cannot resolve environment value {value!r}")

@@ -1,0 +1,271 @@
+"""`make run`: the whole of Écluse on this machine.
+
+An embedded AWS (moto server) holding the tables and queues of template.yaml, the API handler behind a
+local HTTP server, the submit consumer polling the FIFO queue, the release schedule ticking, and a
+simulated customs system on loopback whose outages are switched through `/_sim/...` on the same port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+REGION = "eu-west-3"
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own limit; the API refuses above 1 MiB itself
+
+
+def _quiet_environment() -> None:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("LOG_LEVEL", "WARNING"))
+
+
+class Stack:
+    def __init__(self, port: int, release_interval: float = 1.0) -> None:
+        _quiet_environment()
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        from ecluse.gateway.simulated import SimulatedCustoms, serve
+        from local import infra
+        from local.functions import load
+
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, moto_port = self.moto.get_host_and_port()
+        os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{moto_port}"
+        self.resources = infra.create(boto3.Session(region_name=REGION))
+        self.customs = SimulatedCustoms()
+        self.customs_server = serve(self.customs)
+        customs_url = f"http://127.0.0.1:{self.customs_server.server_address[1]}"
+        environment = {
+            **self.resources.env("api"),
+            **self.resources.env("release"),
+            **self.resources.env("submit"),
+            "CUSTOMS_GATEWAY_URL": customs_url,
+            "CUSTOMS_GATEWAY_TIMEOUT_SECONDS": os.environ.get("CUSTOMS_GATEWAY_TIMEOUT_SECONDS", "2"),
+        }
+        self.api = load("api", environment)
+        self.submit = load("submit", environment)
+        self.release = load("release", environment)
+        self.sqs = boto3.client("sqs")
+        self.queue_url = environment["SUBMIT_QUEUE_URL"]
+        self.release_interval = release_interval
+        self._api_lock = threading.Lock()  # one request at a time, as in one Lambda execution environment
+        self._stopping = threading.Event()
+        self.http = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.http.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        self.customs_url = customs_url
+
+    # ------------------------------------------------------------------ in-process event sources
+    def _poll_submit_queue(self) -> None:
+        from local.functions import LambdaContext
+
+        while not self._stopping.is_set():
+            try:
+                answer = self.sqs.receive_message(
+                    QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+                )
+            except Exception as error:  # the embedded AWS is shutting down
+                if self._stopping.is_set():
+                    return
+                print(f"submit poller: {error}", file=sys.stderr)
+                time.sleep(1)
+                continue
+            messages = answer.get("Messages", [])
+            if not messages:
+                continue
+            event = {"Records": [_sqs_record(m, self.queue_url) for m in messages]}
+            result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            for message in messages:
+                if message["MessageId"] in failed:  # retry soon rather than after the full visibility timeout
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=2
+                    )
+                else:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _tick_release(self) -> None:
+        from local.functions import LambdaContext
+
+        while not self._stopping.wait(self.release_interval):
+            try:
+                self.release.lambda_handler(
+                    {"source": "aws.scheduler"}, LambdaContext(function_name="release")
+                )
+            except Exception as error:
+                if self._stopping.is_set():
+                    return
+                print(f"release: {error}", file=sys.stderr)
+
+    def invoke_api(self, event: dict) -> dict:
+        from local.functions import LambdaContext
+
+        with self._api_lock:
+            return self.api.lambda_handler(event, LambdaContext(function_name="api"))
+
+    def start(self) -> None:
+        for target in (self._poll_submit_queue, self._tick_release, self.http.serve_forever):
+            threading.Thread(target=target, daemon=True, name=target.__name__).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.http.shutdown()
+        self.customs_server.shutdown()
+        self.moto.stop()
+
+
+def _sqs_record(message: dict, queue_url: str) -> dict:
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", "0"),
+            "SenderId": attributes.get("SenderId", "local"),
+            "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", "0"),
+            "MessageGroupId": attributes.get("MessageGroupId", ""),
+            "MessageDeduplicationId": attributes.get("MessageDeduplicationId", ""),
+            "SequenceNumber": attributes.get("SequenceNumber", "0"),
+        },
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{queue_url.rsplit('/', 1)[-1]}",
+        "awsRegion": REGION,
+    }
+
+
+def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, body: str | bytes, headers: dict[str, str] | None = None) -> None:
+            raw = body.encode() if isinstance(body, str) else body
+            self.send_response(status)
+            for name, value in (headers or {"Content-Type": "application/json"}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_REQUEST_BYTES:
+                self.close_connection = True
+                self._reply(
+                    413,
+                    json.dumps(
+                        {"error": {"code": "payload_too_large", "message": "body over 10 MB", "details": []}}
+                    ),
+                )
+                return
+            raw = self.rfile.read(length) if length else b""
+            url = urlsplit(self.path)
+            if url.path.startswith("/_sim/"):
+                self._simulator(url.path, raw)
+                return
+            query = parse_qs(url.query, keep_blank_values=True)
+            headers = {k: v for k, v in self.headers.items()}
+            event = {
+                "resource": url.path,
+                "path": url.path,
+                "httpMethod": self.command,
+                "headers": headers,
+                "multiValueHeaders": {k: [v] for k, v in headers.items()},
+                "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+                "multiValueQueryStringParameters": query or None,
+                "pathParameters": None,
+                "stageVariables": None,
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "stage": "local",
+                    "httpMethod": self.command,
+                    "path": url.path,
+                    "resourcePath": url.path,
+                    "identity": {"sourceIp": self.client_address[0]},
+                },
+                "body": raw.decode("utf-8", errors="replace") if raw else None,
+                "isBase64Encoded": False,
+            }
+            answer = stack.invoke_api(event)
+            body = answer.get("body") or ""
+            if answer.get("isBase64Encoded"):
+                import base64
+
+                body = base64.b64decode(body)
+            headers_out = {k: v for k, v in (answer.get("headers") or {}).items()}
+            headers_out.setdefault("Content-Type", "application/json")
+            self._reply(answer["statusCode"], body, headers_out)
+
+        def _simulator(self, path: str, raw: bytes) -> None:
+            try:
+                payload = json.loads(raw or b"{}")
+                if path == "/_sim/outage" and self.command == "POST":
+                    stack.customs.set_outage(payload["system"], payload.get("kind", "server_error"))
+                elif path == "/_sim/outage" and self.command == "DELETE":
+                    stack.customs.set_outage(payload["system"], None)
+                elif path == "/_sim/reject" and self.command == "POST":
+                    stack.customs.reject_next(
+                        payload["lrn"],
+                        payload.get("code", "rejected"),
+                        payload.get("message", "rejected by the simulated customs"),
+                    )
+                elif path != "/_sim/state" or self.command != "GET":
+                    self._reply(
+                        404,
+                        json.dumps(
+                            {
+                                "error": "simulator routes: GET /_sim/state, POST|DELETE "
+                                "/_sim/outage, POST /_sim/reject"
+                            }
+                        ),
+                    )
+                    return
+            except (ValueError, KeyError, TypeError) as error:
+                self._reply(400, json.dumps({"error": f"bad simulator request: {error}"}))
+                return
+            self._reply(200, json.dumps(stack.customs.state()))
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    return Handler
+
+
+def main() -> None:
+    stack = Stack(int(os.environ.get("PORT", "3000")), float(os.environ.get("RELEASE_INTERVAL_SECONDS", "1")))
+    stack.start()
+    print(f"Écluse is up on {stack.url} (simulated customs at {stack.customs_url}; Ctrl-C stops)", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    stack.stop()
+    print("Écluse stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()
