@@ -65,6 +65,12 @@ def _invalid_request(error: RequestValidationError) -> Response:
     return _error(EcluseError(code, "the request has problems; see details", problems, 422))
 
 
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response:
+    logger.exception("unexpected error")  # the traceback, never the request body (personal data)
+    return _error(EcluseError("internal_error", "Écluse failed to answer; retry later", http_status=500))
+
+
 @app.not_found
 def _no_route(_: Exception) -> Response:
     return _error(
@@ -77,7 +83,7 @@ def _no_route(_: Exception) -> Response:
 
 
 @app.post("/declarations", summary="Lodge a declaration (idempotent by LRN)")
-def lodge(declaration: Annotated[Declaration, Body()]) -> Response:
+def lodge(declaration: Annotated[Declaration, Body()]) -> Response[dict[str, Any]]:
     violations = rules.violations(app.current_event.json_body)  # what the schema cannot express
     if violations:
         raise invalid(violations)
@@ -86,7 +92,7 @@ def lodge(declaration: Annotated[Declaration, Body()]) -> Response:
     if lodged.created:
         metrics.add_metric(name=f"Lodged{lodged.record.state.title()}", unit=MetricUnit.Count, value=1)
     return Response(
-        202 if lodged.created else 200, content_types.APPLICATION_JSON, json.dumps(lodged.record.summary())
+        202 if lodged.created else 200, content_types.APPLICATION_JSON, lodged.record.summary()
     )
 
 
@@ -134,9 +140,9 @@ def set_status(system: str, request: Annotated[StatusRequest, Body()]) -> dict[s
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document")
-def openapi() -> Response:
+def openapi() -> Response[dict[str, Any]]:
     return Response(
-        200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Écluse", version="1.0.0")
+        200, content_types.APPLICATION_JSON, json.loads(app.get_openapi_json_schema(title="Écluse", version="1.0.0"))
     )
 
 

@@ -24,6 +24,8 @@ from ecluse.ledger import DuplicateLrn, FastPathClosed, Move, StateConflict, Sys
 from ecluse.systems import Status
 
 STATUS_RECORD = "STATUS"
+# DynamoDB items stop at 400 KB; the compressed body must leave room for history and indexes.
+MAX_STORED_BODY_BYTES = 300_000
 # Attributes the listing indexes project (INCLUDE): everything an answer shows, never the body.
 LISTED = (
     "system",
@@ -83,6 +85,14 @@ class DynamoDbLedger:
         received_at = iso(at)
         state = State.RELEASED if hold_reason is None else State.QUEUED
         detail = "system available and nothing held: sent to customs" if hold_reason is None else hold_reason
+        body = gzip.compress(json.dumps(declaration.model_dump(mode="json")).encode())
+        if len(body) > MAX_STORED_BODY_BYTES:
+            raise EcluseError(
+                "payload_too_large",
+                f"the declaration compresses to {len(body)} bytes, over the {MAX_STORED_BODY_BYTES} bytes "
+                "Écluse can store; split it into several declarations",
+                http_status=413,
+            )
         values = {
             "lrn": declaration.lrn,
             "system": declaration.system,
@@ -101,7 +111,7 @@ class DynamoDbLedger:
             ],
             "marks": [],
             "references": [],
-            "body": gzip.compress(json.dumps(declaration.model_dump(mode="json")).encode()),
+            "body": body,
         }
         put = {
             "Put": {

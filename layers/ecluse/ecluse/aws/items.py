@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -14,6 +14,8 @@ _deserializer = TypeDeserializer()
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary):
+        return value.value
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -1,0 +1,145 @@
+"""Shared fixtures. AWS is moto, its resources created from template.yaml (local/infra.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="eu-west-3",
+    POWERTOOLS_METRICS_DISABLED="true",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+import local  # noqa: E402,F401 - puts layers/ecluse on sys.path
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.moment = start or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    from local import infra
+
+    with mock_aws():
+        yield infra.create(boto3.Session(region_name="eu-west-3"))
+
+
+@pytest.fixture
+def dynamodb(aws: Any) -> Any:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+@pytest.fixture
+def sqs(aws: Any) -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@pytest.fixture
+def ledger(aws: Any, dynamodb: Any) -> Any:
+    from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+
+    env = aws.env("api")
+    return DynamoDbLedger(dynamodb, env["DECLARATIONS_TABLE"], env["SYSTEMS_TABLE"])
+
+
+@pytest.fixture
+def board(aws: Any, dynamodb: Any) -> Any:
+    from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
+
+    return DynamoDbStatusBoard(dynamodb, aws.env("api")["SYSTEMS_TABLE"])
+
+
+@pytest.fixture
+def submit_queue(aws: Any, sqs: Any) -> Any:
+    from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
+
+    return SqsSubmitQueue(sqs, aws.env("api")["SUBMIT_QUEUE_URL"])
+
+
+def drain_queue(sqs: Any, url: str) -> list[dict]:
+    """Every message now in the queue (and removes them), in FIFO order."""
+    messages: list[dict] = []
+    while True:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        batch = answer.get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        messages += batch
+
+
+class ApiClient:
+    """Calls the API Lambda handler with API Gateway REST events, as API Gateway would."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def call(
+        self, method: str, path: str, body: Any = None, query: dict | None = None, raw: str | None = None
+    ) -> tuple[int, Any]:
+        from local.functions import LambdaContext
+
+        text = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        event = {
+            "resource": path,
+            "path": path,
+            "httpMethod": method,
+            "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "requestContext": {"requestId": "test", "stage": "test", "httpMethod": method, "path": path,
+                               "identity": {"sourceIp": "127.0.0.1"}},
+            "body": text,
+            "isBase64Encoded": False,
+        }
+        answer = self.module.lambda_handler(event, LambdaContext(function_name="api"))
+        payload = answer.get("body")
+        try:
+            return answer["statusCode"], json.loads(payload) if payload else None
+        except ValueError:
+            return answer["statusCode"], payload
+
+
+@pytest.fixture
+def api(aws: Any) -> ApiClient:
+    from local.functions import load
+
+    return ApiClient(load("api", aws.env("api")))
