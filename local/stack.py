@@ -34,14 +34,14 @@ def _quiet_environment() -> None:
 class Stack:
     def __init__(self, port: int, release_interval: float = 1.0) -> None:
         _quiet_environment()
+        import logging
+
         import boto3
+        from ecluse.gateway.simulated import SimulatedCustoms, serve
         from moto.server import ThreadedMotoServer
 
-        from ecluse.gateway.simulated import SimulatedCustoms, serve
         from local import infra
         from local.functions import load
-
-        import logging
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -91,8 +91,11 @@ class Stack:
             if not messages:
                 continue
             event = {"Records": [_sqs_record(m, self.queue_url) for m in messages]}
-            result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            try:
+                result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            except Exception:  # the whole batch failed: Lambda's event source mapping retries all of it
+                failed = {m["MessageId"] for m in messages}
             for message in messages:
                 if message["MessageId"] in failed:  # retry soon rather than after the full visibility timeout
                     self.sqs.change_message_visibility(

@@ -22,7 +22,7 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
-import local  # noqa: E402,F401 - puts layers/ecluse on sys.path
+import local  # noqa: F401 - puts layers/ecluse on sys.path
 
 
 class FakeClock:
@@ -125,8 +125,13 @@ class ApiClient:
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
             "pathParameters": None,
             "stageVariables": None,
-            "requestContext": {"requestId": "test", "stage": "test", "httpMethod": method, "path": path,
-                               "identity": {"sourceIp": "127.0.0.1"}},
+            "requestContext": {
+                "requestId": "test",
+                "stage": "test",
+                "httpMethod": method,
+                "path": path,
+                "identity": {"sourceIp": "127.0.0.1"},
+            },
             "body": text,
             "isBase64Encoded": False,
         }

@@ -91,9 +91,7 @@ def lodge(declaration: Annotated[Declaration, Body()]) -> Response[dict[str, Any
     metrics.add_metadata("lrn", lodged.record.lrn)
     if lodged.created:
         metrics.add_metric(name=f"Lodged{lodged.record.state.title()}", unit=MetricUnit.Count, value=1)
-    return Response(
-        202 if lodged.created else 200, content_types.APPLICATION_JSON, lodged.record.summary()
-    )
+    return Response(202 if lodged.created else 200, content_types.APPLICATION_JSON, lodged.record.summary())
 
 
 @app.get("/declarations", summary="List declarations by system and/or state, oldest first")
@@ -142,7 +140,9 @@ def set_status(system: str, request: Annotated[StatusRequest, Body()]) -> dict[s
 @app.get("/openapi.json", summary="This API's OpenAPI document")
 def openapi() -> Response[dict[str, Any]]:
     return Response(
-        200, content_types.APPLICATION_JSON, json.loads(app.get_openapi_json_schema(title="Écluse", version="1.0.0"))
+        200,
+        content_types.APPLICATION_JSON,
+        json.loads(app.get_openapi_json_schema(title="Écluse", version="1.0.0")),
     )
 
 

@@ -9,8 +9,11 @@ from tests.factories import declaration_body
 
 
 def _outage(api, system="DELTA_G"):
-    status, _ = api.call("PUT", f"/systems/{system}/status",
-                         {"status": "UNAVAILABLE", "source": "CID_ALERT", "reference": "Alerte CID"})
+    status, _ = api.call(
+        "PUT",
+        f"/systems/{system}/status",
+        {"status": "UNAVAILABLE", "source": "CID_ALERT", "reference": "Alerte CID"},
+    )
     assert status == 200
 
 

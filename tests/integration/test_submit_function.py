@@ -1,0 +1,104 @@
+"""The submit Lambda handler fed real SQS messages, lodging over HTTP with the simulated customs system."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from ecluse.gateway.simulated import SimulatedCustoms, serve
+
+from local.functions import LambdaContext, load
+from local.stack import _sqs_record
+from tests.factories import declaration_body
+
+
+@pytest.fixture
+def customs():
+    sim = SimulatedCustoms()
+    server = serve(sim)
+    yield sim, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def submit(aws, customs):
+    _, url = customs
+    return load(
+        "submit",
+        {
+            **aws.env("submit"),
+            "CUSTOMS_GATEWAY_URL": url,
+            "CUSTOMS_GATEWAY_TIMEOUT_SECONDS": "2",
+            "MAX_SENDING_ATTEMPTS": "4",
+        },
+    )
+
+
+def _receive(sqs, url):
+    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+    return answer.get("Messages", [])
+
+
+def _deliver(submit, messages, url):
+    event = {"Records": [_sqs_record(m, url) for m in messages]}
+    return submit.lambda_handler(event, LambdaContext(function_name="submit"))
+
+
+def test_batch_is_lodged_in_order_and_acknowledged(api, submit, customs, sqs, aws):
+    sim, _ = customs
+    url = aws.env("api")["SUBMIT_QUEUE_URL"]
+    lrns = [api.call("POST", "/declarations", declaration_body())[1]["lrn"] for _ in range(3)]
+    result = _deliver(submit, _receive(sqs, url), url)
+    assert result == {"batchItemFailures": []}
+    assert [r.lrn for r in sim.received] == lrns
+    for lrn in lrns:
+        _, shown = api.call("GET", f"/declarations/{lrn}")
+        assert shown["state"] == "ACCEPTED" and shown["mrn"].startswith("26FR")
+
+
+def test_failing_system_does_not_hold_back_another(api, submit, customs, sqs, aws):
+    sim, _ = customs
+    url = aws.env("api")["SUBMIT_QUEUE_URL"]
+    sim.set_outage("DELTA_G", "server_error")
+    delta = [api.call("POST", "/declarations", declaration_body())[1]["lrn"] for _ in range(2)]
+    cds = api.call("POST", "/declarations", declaration_body(system="CDS"))[1]["lrn"]
+    messages = _receive(sqs, url)
+    result = _deliver(submit, messages, url)
+    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    by_id = {m["MessageId"]: json.loads(m["Body"])["lrn"] for m in messages}
+    assert {by_id[i] for i in failed} == set(delta)
+    assert [r.lrn for r in sim.received] == [cds]
+    _, first = api.call("GET", f"/declarations/{delta[0]}")
+    _, second = api.call("GET", f"/declarations/{delta[1]}")
+    assert first["state"] == "SUBMITTED"  # tried, answer pending: visible
+    assert second["state"] == "RELEASED"  # skipped behind it to keep the order
+
+
+def test_redelivered_message_after_success_lodges_once(api, submit, customs, sqs, aws):
+    sim, _ = customs
+    url = aws.env("api")["SUBMIT_QUEUE_URL"]
+    api.call("POST", "/declarations", declaration_body())
+    messages = _receive(sqs, url)
+    _deliver(submit, messages, url)
+    _deliver(submit, messages, url)  # SQS at-least-once: the same message again
+    assert len(sim.attempts) == 1
+
+
+def test_connection_refused_is_a_retryable_sending_error(api, aws, sqs):
+    submit = load(
+        "submit",
+        {
+            **aws.env("submit"),
+            "CUSTOMS_GATEWAY_URL": "http://127.0.0.1:9",
+            "CUSTOMS_GATEWAY_TIMEOUT_SECONDS": "1",
+        },
+    )
+    url = aws.env("api")["SUBMIT_QUEUE_URL"]
+    lrn = api.call("POST", "/declarations", declaration_body())[1]["lrn"]
+    messages = _receive(sqs, url)
+    with pytest.raises(BatchProcessingError):  # Lambda then returns the whole batch to the queue
+        _deliver(submit, messages, url)
+    _, shown = api.call("GET", f"/declarations/{lrn}")
+    assert shown["state"] == "SUBMITTED"
+    assert "connection_failed" in shown["history"][-1]["detail"]
