@@ -20,7 +20,8 @@ def load(short_name: str, environment: dict[str, str]) -> ModuleType:
             sys.path.insert(0, path)
     module_name = f"ecluse_function_{short_name}"
     spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / short_name / "app.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)

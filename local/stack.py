@@ -7,6 +7,7 @@ simulated customs system on loopback whose outages are switched through `/_sim/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -262,10 +263,8 @@ def main() -> None:
     print(f"Écluse is up on {stack.url} (simulated customs at {stack.customs_url}; Ctrl-C stops)", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     stack.stop()
     print("Écluse stopped", flush=True)
 

@@ -22,7 +22,8 @@ def test_available_system_sends_at_once(api, sqs, aws):
     status, answer = api.call("POST", "/declarations", body)
     assert status == 202
     assert answer["state"] == "RELEASED"
-    assert answer["lrn"] == body["lrn"] and answer["system"] == "DELTA_G"
+    assert answer["lrn"] == body["lrn"]
+    assert answer["system"] == "DELTA_G"
     assert answer["received_at"].endswith("Z")
     messages = drain_queue(sqs, aws.env("api")["SUBMIT_QUEUE_URL"])
     assert [json.loads(m["Body"])["lrn"] for m in messages] == [body["lrn"]]
@@ -61,7 +62,8 @@ def test_same_lrn_same_body_is_the_same_declaration(api, sqs, aws):
     body = declaration_body()
     first = api.call("POST", "/declarations", body)
     again = api.call("POST", "/declarations", body)
-    assert first[0] == 202 and again[0] == 200
+    assert first[0] == 202
+    assert again[0] == 200
     assert again[1] == first[1]
     assert len(drain_queue(sqs, aws.env("api")["SUBMIT_QUEUE_URL"])) == 1
 
@@ -151,7 +153,8 @@ def test_unknown_lrn_is_404(api):
 
 def test_unknown_route_is_404_in_the_error_shape(api):
     status, answer = api.call("GET", "/nowhere")
-    assert status == 404 and answer["error"]["code"] == "route_not_found"
+    assert status == 404
+    assert answer["error"]["code"] == "route_not_found"
 
 
 def test_cancel_a_held_declaration(api):
