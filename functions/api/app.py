@@ -55,7 +55,8 @@ def _invalid_request(error: RequestValidationError) -> Response:
     errors = list(error.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return _error(EcluseError("malformed_json", "the body is not valid JSON: check quotes and commas"))
-    if any(e.get("loc", ("",))[0] == "body" for e in errors):
+    lodging_body = (app.current_event.http_method, app.current_event.resource) == ("POST", "/declarations")
+    if lodging_body and any(e.get("loc", ("",))[0] == "body" for e in errors):
         try:  # re-check the raw body to report schema and rule violations together
             validate(app.current_event.json_body)
         except EcluseError as complete:

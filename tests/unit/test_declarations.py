@@ -1,0 +1,102 @@
+"""The declaration body: strict where a typo would lose data, and a life cycle that only moves forward."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ecluse.declarations import TERMINAL, TRANSITIONS, Declaration, State, can_move, sources_of
+from ecluse.errors import EcluseError
+from ecluse.lodging import validate
+from tests.factories import declaration_body
+
+
+def _codes(body) -> set[tuple[str, str]]:
+    with pytest.raises(EcluseError) as refused:
+        validate(body)
+    assert refused.value.http_status == 422
+    return {(d.field, d.code) for d in refused.value.details}
+
+
+def test_contract_example_is_valid():
+    declaration = Declaration.model_validate(declaration_body())
+    assert declaration.system == "DELTA_G"
+    assert str(declaration.items[0].value.amount) == "48200.00"
+
+
+@pytest.mark.parametrize("lrn", ["", "A" * 23, "FR 2025", "FR#1", "é"])
+def test_lrn_shape_is_enforced(lrn):
+    assert ("lrn", "invalid_lrn") in _codes(declaration_body(lrn=lrn))
+
+
+@pytest.mark.parametrize("lrn", ["A", "A" * 22, "FR-2025/00.1_x"])
+def test_lrn_accepts_the_allowed_characters(lrn):
+    assert validate(declaration_body(lrn=lrn)).lrn == lrn
+
+
+@pytest.mark.parametrize("eori", ["12345", "FR", "fr123", "FR1234567890123456", "FR-123"])
+def test_eori_format(eori):
+    body = declaration_body()
+    body["declarant"]["eori"] = eori
+    assert ("declarant.eori", "invalid_eori") in _codes(body)
+
+
+def test_negative_masses_and_too_many_items_are_refused():
+    body = declaration_body(gross_mass_kg=-1)
+    body["items"] = [dict(body["items"][0], number=1)] * 1000
+    found = _codes(body)
+    assert ("gross_mass_kg", "greater_than_equal") in found
+    assert ("items", "too_long") in found
+
+
+def test_unknown_fields_are_refused_everywhere():
+    body = declaration_body()
+    body["declarant"]["address"]["floor"] = 3
+    assert ("declarant.address.floor", "unknown_field") in _codes(body)
+
+
+def test_item_errors_name_the_item():
+    body = declaration_body()
+    body["items"][0]["commodity_code"] = "ABC"
+    assert ("items[0].commodity_code", "string_pattern_mismatch") in _codes(body)
+
+
+def test_fingerprint_ignores_key_order_but_not_content():
+    body = declaration_body()
+    reordered = dict(reversed(list(body.items())))
+    assert Declaration.model_validate(body).fingerprint() == Declaration.model_validate(reordered).fingerprint()
+    changed = {**body, "urgent": True}
+    assert Declaration.model_validate(body).fingerprint() != Declaration.model_validate(changed).fingerprint()
+
+
+def test_terminal_states_go_nowhere():
+    assert {State.ACCEPTED, State.REJECTED, State.CANCELLED, State.REDECLARE} == TERMINAL
+    for state in TERMINAL:
+        assert not any(can_move(state, target) for target in State)
+
+
+def test_held_declaration_can_be_released_cancelled_or_switched_but_not_accepted():
+    assert can_move(State.QUEUED, State.RELEASED)
+    assert can_move(State.QUEUED, State.CANCELLED)
+    assert can_move(State.QUEUED, State.EMERGENCY)
+    assert not can_move(State.QUEUED, State.ACCEPTED)
+    assert not can_move(State.RELEASED, State.CANCELLED)
+
+
+def test_every_state_is_reachable_from_received():
+    reachable, frontier = {State.RECEIVED}, [State.RECEIVED]
+    while frontier:
+        for target in TRANSITIONS[frontier.pop()]:
+            if target not in reachable:
+                reachable.add(target)
+                frontier.append(target)
+    assert reachable == set(State)
+
+
+def test_sources_of_accepted_is_only_submitted():
+    assert sources_of(State.ACCEPTED) == {State.SUBMITTED}
+
+
+def test_model_refuses_a_non_object():
+    with pytest.raises(ValidationError):
+        Declaration.model_validate([1, 2])
