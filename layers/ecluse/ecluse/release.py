@@ -44,14 +44,12 @@ class Release:
 
     def run(self) -> ReleaseReport:
         report = ReleaseReport()
+        for record in self._resend_stale():
+            report.resent[record.system] = report.resent.get(record.system, 0) + 1
         for system in self._board.all():
             if system.mode is Mode.HOLDING:
                 report.holding.append(system.system)
-                continue
-            resent = self._resend_stale(system.system)
-            if resent:
-                report.resent[system.system] = resent
-            if system.mode is Mode.DRAINING:
+            elif system.mode is Mode.DRAINING:
                 report.released[system.system] = self._release(system.system)
         return report
 
@@ -81,10 +79,10 @@ class Release:
     def _still_open(self, system: str) -> bool:
         return self._board.get(system).mode is not Mode.HOLDING
 
-    def _resend_stale(self, system: str) -> int:
+    def _resend_stale(self) -> list[Record]:
         now = self._clock.now()
-        stale: list[Record] = self._ledger.stale_released(system, now - RESEND_AFTER, self._batch)
+        stale: list[Record] = self._ledger.stale_released(now - RESEND_AFTER, self._batch)
         for record in stale:
             self._queue.send(record)
             self._ledger.mark_enqueued(record, now)
-        return len(stale)
+        return stale

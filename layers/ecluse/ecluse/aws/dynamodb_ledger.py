@@ -287,17 +287,16 @@ class DynamoDbLedger:
         records, _ = self.page(system=system, state=state, limit=limit, token=None)
         return records
 
-    def stale_released(self, system: str, before: datetime, limit: int) -> list[Record]:
-        """RELEASED declarations enqueued before `before`: their SQS send may have been lost."""
+    def stale_released(self, before: datetime, limit: int) -> list[Record]:
+        """RELEASED declarations, any system, enqueued before `before`: their SQS send may have been lost.
+        One query on the by_state index serves every system."""
         answer = self._db.query(
             TableName=self._table,
-            IndexName="by_system_state",
-            KeyConditionExpression="system_state = :k",
+            IndexName="by_state",
+            KeyConditionExpression="#state = :released",
             FilterExpression="attribute_not_exists(enqueued_at) OR enqueued_at < :before",
-            ExpressionAttributeValues={
-                ":k": to_value(f"{system}#{State.RELEASED}"),
-                ":before": to_value(iso(before)),
-            },
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":released": to_value(State.RELEASED.value), ":before": to_value(iso(before))},
             Limit=limit,
         )
         return [_record(from_item(i)) for i in answer.get("Items", [])]

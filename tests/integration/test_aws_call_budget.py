@@ -1,0 +1,62 @@
+"""AWS calls one declaration costs, counted with a botocore hook on the handlers' own clients."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import boto3
+import pytest
+
+from ecluse.gateway.simulated import SimulatedCustoms, serve
+from local.functions import LambdaContext, load
+from local.stack import _sqs_record
+from tests.conftest import ApiClient
+from tests.factories import declaration_body
+
+
+@pytest.fixture
+def counted(aws):
+    calls: Counter = Counter()
+    session = boto3.setup_default_session(region_name="eu-west-3") or boto3.DEFAULT_SESSION
+    session.events.register("before-call", lambda model, **_: calls.update([model.name]))
+    customs = SimulatedCustoms()
+    server = serve(customs)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    environment = {**aws.env("submit"), "CUSTOMS_GATEWAY_URL": url}
+    api = ApiClient(load("api", environment))
+    submit = load("submit", environment)
+    release = load("release", environment)
+    yield calls, api, submit, release
+    server.shutdown()
+    boto3.DEFAULT_SESSION = None
+
+
+def _submit_all(calls, submit, sqs, url):
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    calls.clear()  # the test's own receive is Lambda's event source mapping's work, not the function's
+    submit.lambda_handler({"Records": [_sqs_record(m, url) for m in messages]}, LambdaContext())
+
+
+def test_fast_path_costs_five_calls(counted, sqs, aws):
+    calls, api, submit, _ = counted
+    url = aws.env("api")["SUBMIT_QUEUE_URL"]
+    api.call("POST", "/declarations", declaration_body())
+    assert calls == {"TransactWriteItems": 1, "SendMessage": 1}
+    _submit_all(calls, submit, sqs, url)
+    assert calls == {"GetItem": 1, "TransactWriteItems": 1, "UpdateItem": 1}
+
+
+def test_held_then_released_declaration_costs_two_more_calls_each(counted, sqs, aws):
+    calls, api, submit, release = counted
+    api.call("PUT", "/systems/DELTA_G/status", {"status": "UNAVAILABLE"})
+    for _ in range(10):
+        api.call("POST", "/declarations", declaration_body())
+    api.call("PUT", "/systems/DELTA_G/status", {"status": "AVAILABLE"})
+    calls.clear()
+    release.lambda_handler({}, LambdaContext())
+    per_run = {"BatchGetItem": 1, "Query": 2}  # all statuses; the backlog page; the stale sweep
+    status_rereads = 1  # one GetItem per slice of ten after the first
+    assert calls["TransactWriteItems"] == 10  # QUEUED -> RELEASED with the backlog counter
+    assert calls["SendMessage"] == 10
+    assert calls["GetItem"] <= status_rereads
+    assert {k: calls[k] for k in per_run} == per_run

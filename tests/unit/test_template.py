@@ -1,0 +1,96 @@
+"""Infrastructure assertions on the translated SAM template: security defaults and wiring that tests
+elsewhere rely on (the local stack is built from the same template)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local.infra import translated
+
+
+@pytest.fixture(scope="module")
+def template():
+    return translated()
+
+
+def _of_type(template, kind):
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_tables_are_encrypted_recoverable_and_on_demand(template):
+    tables = _of_type(template, "AWS::DynamoDB::Table")
+    assert set(tables) == {"DeclarationsTable", "SystemsTable"}
+    for table in tables.values():
+        properties = table["Properties"]
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["DeletionPolicy"] == "Retain"
+
+
+def test_release_index_lists_per_system_and_state_in_receipt_order(template):
+    indexes = {i["IndexName"]: i for i in template["Resources"]["DeclarationsTable"]["Properties"][
+        "GlobalSecondaryIndexes"]}
+    keys = [k["AttributeName"] for k in indexes["by_system_state"]["KeySchema"]]
+    assert keys == ["system_state", "order_key"]
+    assert "body" not in indexes["by_system_state"]["Projection"]["NonKeyAttributes"]
+
+
+def test_submit_queue_is_fifo_encrypted_with_a_dead_letter_queue(template):
+    queue = template["Resources"]["SubmitQueue"]["Properties"]
+    assert queue["FifoQueue"] is True
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["SubmitDeadLetterQueue", "Arn"]}
+    # the last delivery is the one that marks the declaration FAILED: both come from one parameter
+    submit_env = template["Resources"]["SubmitFunction"]["Properties"]["Environment"]["Variables"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == submit_env["MAX_SENDING_ATTEMPTS"]
+    assert queue["VisibilityTimeout"] >= 6 * template["Resources"]["SubmitFunction"]["Properties"]["Timeout"]
+
+
+def test_submit_consumer_reports_partial_batch_failures(template):
+    mappings = _of_type(template, "AWS::Lambda::EventSourceMapping")
+    [mapping] = mappings.values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_every_api_method_requires_iam_auth(template):
+    [api] = _of_type(template, "AWS::ApiGateway::RestApi").values()
+    paths = api["Properties"]["Body"]["paths"]
+    methods = [(p, m, op) for p, ops in paths.items() for m, op in ops.items()]
+    assert len(methods) == 8
+    for path, method, operation in methods:
+        assert operation.get("security") == [{"AWS_IAM": []}], f"{method.upper()} {path} is not authenticated"
+
+
+def test_function_policies_name_their_resources(template):
+    for name, role in _of_type(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            text = json.dumps(policy["PolicyDocument"])
+            statements = policy["PolicyDocument"]["Statement"]
+            for statement in statements if isinstance(statements, list) else [statements]:
+                if "Fn::If" in statement:
+                    statement = statement["Fn::If"][1]
+                assert statement.get("Resource") not in ("*", ["*"]), f"{name}: {text}"
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert not any(a.endswith(":*") or a == "*" for a in actions), f"{name}: {text}"
+
+
+def test_every_function_has_a_log_group_with_retention(template):
+    groups = _of_type(template, "AWS::Logs::LogGroup")
+    for function in _of_type(template, "AWS::Lambda::Function"):
+        [group] = [g for g in groups.values() if function in json.dumps(g["Properties"].get("LogGroupName", ""))]
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_release_runs_one_at_a_time(template):
+    assert template["Resources"]["ReleaseFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def test_every_setting_a_function_reads_is_provided_by_the_template(aws):
+    from ecluse.config import ApiSettings, ReleaseSettings, SubmitSettings
+
+    ApiSettings.model_validate(aws.env("api"))
+    ReleaseSettings.model_validate(aws.env("release"))
+    SubmitSettings.model_validate(aws.env("submit"))
