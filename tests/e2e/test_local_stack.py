@@ -26,8 +26,9 @@ class Http:
 
     def __call__(self, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read() or b"null")
@@ -41,7 +42,9 @@ class Http:
             if all(d["state"] == state for d in shown.values()):
                 return shown
             if time.monotonic() > deadline:
-                pytest.fail(f"not all {state} after {seconds}s: { {k: v['state'] for k, v in shown.items()} }")
+                pytest.fail(
+                    f"not all {state} after {seconds}s: { {k: v['state'] for k, v in shown.items()} }"
+                )
             time.sleep(0.3)
 
 
@@ -50,8 +53,12 @@ def stack() -> Iterator[tuple[Http, subprocess.Popen]]:
     environment = {**os.environ, "PORT": "0", "RELEASE_INTERVAL_SECONDS": "2"}
     environment.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack"], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "local.stack"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     line = process.stdout.readline()
     if "http://" not in line:
@@ -66,8 +73,11 @@ def stack() -> Iterator[tuple[Http, subprocess.Popen]]:
 def test_outage_hold_order_and_recovery(stack):
     http, _ = stack
     assert http("GET", "/systems")[0] == 200
-    status, system = http("PUT", "/systems/DELTA_G/status",
-                          {"status": "UNAVAILABLE", "source": "CID_ALERT", "reference": "Alerte CID"})
+    status, system = http(
+        "PUT",
+        "/systems/DELTA_G/status",
+        {"status": "UNAVAILABLE", "source": "CID_ALERT", "reference": "Alerte CID"},
+    )
     assert (status, system["mode"]) == (200, "HOLDING")
 
     bodies = [declaration_body() for _ in range(5)]
@@ -82,7 +92,10 @@ def test_outage_hold_order_and_recovery(stack):
     assert http("POST", "/declarations", raw=b'{"lrn":')[1]["error"]["code"] == "malformed_json"
     status, invalid = http("POST", "/declarations", declaration_body(gross_mass_kg=1.0, incoterm=None))
     assert status == 422
-    assert {d["code"] for d in invalid["error"]["details"]} == {"gross_mass_below_net_mass", "missing_incoterm"}
+    assert {d["code"] for d in invalid["error"]["details"]} == {
+        "gross_mass_below_net_mass",
+        "missing_incoterm",
+    }
 
     _, listed = http("GET", "/declarations?system=DELTA_G&state=QUEUED")
     assert [d["lrn"] for d in listed["items"]] == held

@@ -6,8 +6,8 @@ from collections import Counter
 
 import boto3
 import pytest
-
 from ecluse.gateway.simulated import SimulatedCustoms, serve
+
 from local.functions import LambdaContext, load
 from local.stack import _sqs_record
 from tests.conftest import ApiClient
@@ -47,7 +47,7 @@ def test_fast_path_costs_five_calls(counted, sqs, aws):
 
 
 def test_held_then_released_declaration_costs_two_more_calls_each(counted, sqs, aws):
-    calls, api, submit, release = counted
+    calls, api, _submit, release = counted
     api.call("PUT", "/systems/DELTA_G/status", {"status": "UNAVAILABLE"})
     for _ in range(10):
         api.call("POST", "/declarations", declaration_body())

@@ -18,11 +18,20 @@ def test_outage_is_recorded_with_source_reference_and_history(api):
     status, answer = api.call(
         "PUT",
         "/systems/DELTA_G/status",
-        {"status": "UNAVAILABLE", "source": "SELF_TRIGGERED", "reference": "DA-2025-1042",
-         "reason": "no BAE since 14:00", "authorised_from": "2025-10-17T18:00:00+02:00"},
+        {
+            "status": "UNAVAILABLE",
+            "source": "SELF_TRIGGERED",
+            "reference": "DA-2025-1042",
+            "reason": "no BAE since 14:00",
+            "authorised_from": "2025-10-17T18:00:00+02:00",
+        },
     )
     assert status == 200
-    assert (answer["status"], answer["mode"], answer["source"]) == ("UNAVAILABLE", "HOLDING", "SELF_TRIGGERED")
+    assert (answer["status"], answer["mode"], answer["source"]) == (
+        "UNAVAILABLE",
+        "HOLDING",
+        "SELF_TRIGGERED",
+    )
     assert answer["reference"] == "DA-2025-1042"
     assert answer["authorised_from"] == "2025-10-17T16:00:00.000000Z"
     api.call("PUT", "/systems/DELTA_G/status", {"status": "AVAILABLE", "source": "SELF_TRIGGERED"})
@@ -66,7 +75,6 @@ def test_bad_status_requests_are_4xx_with_codes(api):
 
 def test_concurrent_status_change_is_refused_not_lost(board, clock):
     import pytest
-
     from ecluse.errors import EcluseError
     from ecluse.systems import Source, Status, StatusChange
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from ecluse.declarations import TERMINAL, TRANSITIONS, Declaration, State, can_move, sources_of
 from ecluse.errors import EcluseError
 from ecluse.lodging import validate
+from pydantic import ValidationError
+
 from tests.factories import declaration_body
 
 
@@ -64,7 +64,9 @@ def test_item_errors_name_the_item():
 def test_fingerprint_ignores_key_order_but_not_content():
     body = declaration_body()
     reordered = dict(reversed(list(body.items())))
-    assert Declaration.model_validate(body).fingerprint() == Declaration.model_validate(reordered).fingerprint()
+    assert (
+        Declaration.model_validate(body).fingerprint() == Declaration.model_validate(reordered).fingerprint()
+    )
     changed = {**body, "urgent": True}
     assert Declaration.model_validate(body).fingerprint() != Declaration.model_validate(changed).fingerprint()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecluse.rules import violations
+
 from tests.factories import declaration_body
 
 
@@ -20,7 +21,10 @@ def test_gross_below_net():
 
 
 def test_standard_declaration_needs_incoterm_and_delivery_place():
-    assert _codes(declaration_body(incoterm=None, delivery_place=" ")) == ["missing_incoterm", "missing_delivery_place"]
+    assert _codes(declaration_body(incoterm=None, delivery_place=" ")) == [
+        "missing_incoterm",
+        "missing_delivery_place",
+    ]
 
 
 def test_simplified_declaration_may_complete_delivery_terms_later():
@@ -40,5 +44,15 @@ def test_duplicate_item_numbers():
 
 
 def test_rules_tolerate_wrong_types_without_crashing():
-    assert _codes({"gross_mass_kg": "heavy", "net_mass_kg": None, "documents": "none", "items": 3,
-                   "kind": "simplified"}) == []
+    assert (
+        _codes(
+            {
+                "gross_mass_kg": "heavy",
+                "net_mass_kg": None,
+                "documents": "none",
+                "items": 3,
+                "kind": "simplified",
+            }
+        )
+        == []
+    )

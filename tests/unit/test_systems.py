@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from ecluse import systems
 from ecluse.errors import EcluseError
 from ecluse.systems import Mode, Source, Status, StatusChange, SystemState
@@ -15,8 +14,23 @@ T0 = datetime(2025, 10, 17, 16, 0, tzinfo=UTC)
 
 def test_registry_holds_the_systems_of_the_contract_with_their_country():
     assert set(systems.REGISTRY) == {
-        "DELTA_G", "DELTA_X", "DELTA_H7", "DELTA_T", "DELTA_IMPORT", "ECS", "ICS2", "CDS", "AIS", "AES_IE",
-        "NCTS_IE", "DMS_NL", "AGS_NL", "PLDA", "IDMS", "ATLAS", "DMS_DK",
+        "DELTA_G",
+        "DELTA_X",
+        "DELTA_H7",
+        "DELTA_T",
+        "DELTA_IMPORT",
+        "ECS",
+        "ICS2",
+        "CDS",
+        "AIS",
+        "AES_IE",
+        "NCTS_IE",
+        "DMS_NL",
+        "AGS_NL",
+        "PLDA",
+        "IDMS",
+        "ATLAS",
+        "DMS_DK",
     }
     assert systems.lookup("PLDA").country == "BE"
     with pytest.raises(EcluseError) as unknown:

@@ -31,8 +31,10 @@ def test_tables_are_encrypted_recoverable_and_on_demand(template):
 
 
 def test_release_index_lists_per_system_and_state_in_receipt_order(template):
-    indexes = {i["IndexName"]: i for i in template["Resources"]["DeclarationsTable"]["Properties"][
-        "GlobalSecondaryIndexes"]}
+    indexes = {
+        i["IndexName"]: i
+        for i in template["Resources"]["DeclarationsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    }
     keys = [k["AttributeName"] for k in indexes["by_system_state"]["KeySchema"]]
     assert keys == ["system_state", "order_key"]
     assert "body" not in indexes["by_system_state"]["Projection"]["NonKeyAttributes"]
@@ -73,14 +75,18 @@ def test_function_policies_name_their_resources(template):
                 if "Fn::If" in statement:
                     statement = statement["Fn::If"][1]
                 assert statement.get("Resource") not in ("*", ["*"]), f"{name}: {text}"
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
                 assert not any(a.endswith(":*") or a == "*" for a in actions), f"{name}: {text}"
 
 
 def test_every_function_has_a_log_group_with_retention(template):
     groups = _of_type(template, "AWS::Logs::LogGroup")
     for function in _of_type(template, "AWS::Lambda::Function"):
-        [group] = [g for g in groups.values() if function in json.dumps(g["Properties"].get("LogGroupName", ""))]
+        [group] = [
+            g for g in groups.values() if function in json.dumps(g["Properties"].get("LogGroupName", ""))
+        ]
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 

@@ -296,7 +296,10 @@ class DynamoDbLedger:
             KeyConditionExpression="#state = :released",
             FilterExpression="attribute_not_exists(enqueued_at) OR enqueued_at < :before",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":released": to_value(State.RELEASED.value), ":before": to_value(iso(before))},
+            ExpressionAttributeValues={
+                ":released": to_value(State.RELEASED.value),
+                ":before": to_value(iso(before)),
+            },
             Limit=limit,
         )
         return [_record(from_item(i)) for i in answer.get("Items", [])]
