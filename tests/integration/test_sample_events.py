@@ -1,0 +1,31 @@
+"""The sample events in events/ (also for `sam local invoke`) drive each handler to its expected effect."""
+
+from __future__ import annotations
+
+import json
+
+from ecluse.gateway.simulated import SimulatedCustoms, serve
+from local.functions import LambdaContext, load
+from local.infra import ROOT
+
+
+def _event(name):
+    return json.loads((ROOT / "events" / name).read_text())
+
+
+def test_sample_events_lodge_submit_and_release(aws, ledger):
+    customs = SimulatedCustoms()
+    server = serve(customs)
+    environment = {**aws.env("submit"), "CUSTOMS_GATEWAY_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+    try:
+        lodged = load("api", environment).lambda_handler(_event("api-lodge-declaration.json"), LambdaContext())
+        assert lodged["statusCode"] == 202
+        answer = load("submit", environment).lambda_handler(
+            _event("submit-released-declaration.json"), LambdaContext()
+        )
+        assert answer == {"batchItemFailures": []}
+        assert ledger.get("FR-2025-000123").state.value == "ACCEPTED"
+        report = load("release", environment).lambda_handler(_event("release-schedule.json"), LambdaContext())
+        assert report == {"released": {}, "resent": {}, "holding": []}
+    finally:
+        server.shutdown()
