@@ -38,9 +38,9 @@ class Stack:
         import logging
 
         import boto3
-        from ecluse.gateway.simulated import SimulatedCustoms, serve
         from moto.server import ThreadedMotoServer
 
+        from ecluse.gateway.simulated import SimulatedCustoms, serve
         from local import infra
         from local.functions import load
 

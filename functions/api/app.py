@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ecluse import rules, systems
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard

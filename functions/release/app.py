@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ecluse.declarations import State
 from ecluse.gateway.simulated import SimulatedCustoms
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission
 from ecluse.systems import Source, Status, StatusChange
-
 from tests.conftest import drain_queue
 from tests.factories import declaration_body
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from ecluse.declarations import State
 from ecluse.gateway import SendingError
 from ecluse.gateway.simulated import SimulatedCustoms
 from ecluse.lodging import Lodging, validate
 from ecluse.submission import Submission
-
 from tests.factories import declaration_body
 
 

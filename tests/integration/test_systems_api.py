@@ -75,6 +75,7 @@ def test_bad_status_requests_are_4xx_with_codes(api):
 
 def test_concurrent_status_change_is_refused_not_lost(board, clock):
     import pytest
+
     from ecluse.errors import EcluseError
     from ecluse.systems import Source, Status, StatusChange
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from ecluse.declarations import TERMINAL, TRANSITIONS, Declaration, State, can_move, sources_of
 from ecluse.errors import EcluseError
 from ecluse.lodging import validate
-from pydantic import ValidationError
-
 from tests.factories import declaration_body
 
 

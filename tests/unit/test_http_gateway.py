@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ecluse.gateway import Lodgement, SendingError
 from ecluse.gateway.http import HttpGateway
 from ecluse.gateway.simulated import SimulatedCustoms, serve

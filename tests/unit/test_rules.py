@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ecluse.rules import violations
-
 from tests.factories import declaration_body
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from ecluse import systems
 from ecluse.errors import EcluseError
 from ecluse.systems import Mode, Source, Status, StatusChange, SystemState
