@@ -53,16 +53,15 @@ class Stack:
         self.customs = SimulatedCustoms()
         self.customs_server = serve(self.customs)
         customs_url = f"http://127.0.0.1:{self.customs_server.server_address[1]}"
-        environment = {
-            **self.resources.env("api"),
-            **self.resources.env("release"),
-            **self.resources.env("submit"),
+        overrides = {
             "CUSTOMS_GATEWAY_URL": customs_url,
             "CUSTOMS_GATEWAY_TIMEOUT_SECONDS": os.environ.get("CUSTOMS_GATEWAY_TIMEOUT_SECONDS", "2"),
         }
-        self.api = load("api", environment)
-        self.submit = load("submit", environment)
-        self.release = load("release", environment)
+        # each function with its own environment, as in Lambda (service names in logs differ)
+        self.api = load("api", {**self.resources.env("api"), **overrides})
+        self.submit = load("submit", {**self.resources.env("submit"), **overrides})
+        self.release = load("release", {**self.resources.env("release"), **overrides})
+        environment = self.resources.env("api")
         self.sqs = boto3.client("sqs")
         self.queue_url = environment["SUBMIT_QUEUE_URL"]
         self.release_interval = release_interval

@@ -23,6 +23,7 @@ from ecluse.declarations import LRN_PATTERN, Declaration, State
 from ecluse.errors import EcluseError, invalid
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
 from ecluse.operations import Operations, StatusRequest
+from ecluse.throttle import ReleaseConfig
 
 logger = Logger()
 metrics = Metrics()
@@ -30,13 +31,16 @@ tracer = Tracer()
 settings = ApiSettings.from_env()
 _dynamodb = boto3.client("dynamodb")
 _clock = SystemClock()
+_ledger = DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table)
 lodging = Lodging(
-    DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
+    _ledger,
     SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
     _clock,
     logger,
 )
-operations = Operations(DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock)
+operations = Operations(
+    DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock, _ledger.oldest_held_at
+)
 app = APIGatewayRestResolver(enable_validation=True)
 
 LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, description="the declaration's LRN")]
@@ -136,6 +140,13 @@ def set_status(system: str, request: Annotated[StatusRequest, Body()]) -> dict[s
         "system status changed",
         extra={"system": system, "status": answer["status"], "source": answer["source"]},
     )
+    return answer
+
+
+@app.put("/systems/<system>/release", summary="Set how fast held declarations are released")
+def set_release(system: str, config: Annotated[ReleaseConfig, Body()]) -> dict[str, Any]:
+    answer = operations.set_release(system, config)
+    logger.info("release throttle changed", extra={"system": system, **answer["release"]})
     return answer
 
 

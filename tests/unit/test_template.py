@@ -61,7 +61,7 @@ def test_every_api_method_requires_iam_auth(template):
     [api] = _of_type(template, "AWS::ApiGateway::RestApi").values()
     paths = api["Properties"]["Body"]["paths"]
     methods = [(p, m, op) for p, ops in paths.items() for m, op in ops.items()]
-    assert len(methods) == 8
+    assert len(methods) == 9
     for path, method, operation in methods:
         assert operation.get("security") == [{"AWS_IAM": []}], f"{method.upper()} {path} is not authenticated"
 

@@ -184,6 +184,7 @@ class Record(BaseModel):
     attempts: int = 0
     fingerprint: str = ""
     urgent: bool = False
+    probe: bool = False  # released to test a system held by the circuit breaker
     body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
 
     def summary(self) -> dict:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Protocol
 
 from ecluse.declarations import Declaration, Record, State
+from ecluse.throttle import TokenBucket
 
 
 class FastPathClosed(Exception):
@@ -34,7 +36,26 @@ class StateConflict(Exception):
 
 
 class SystemHolding(Exception):
-    """The customs system is UNAVAILABLE: nothing may be sent to it."""
+    """The system refused the move: UNAVAILABLE, release paused, or the release lease lost."""
+
+
+class Gate(Enum):
+    """What the system's status must allow for a move, checked in the same transaction."""
+
+    NONE = "none"
+    OPEN = "open"  # not UNAVAILABLE
+    OPEN_OR_AUTO = "open_or_auto"  # not UNAVAILABLE, or held only by the circuit (a probe may go)
+
+
+@dataclass(frozen=True)
+class ReleaseGrant:
+    """Written with a release: the lease holder's bucket after this release's token, and its count.
+    A probe (probe_until set) is the one declaration let through to test an AUTO-held system."""
+
+    owner: str
+    bucket: TokenBucket
+    released_last_minute: int
+    probe_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,8 @@ class Move:
     detail: str
     expected: frozenset[State]
     held_delta: int = 0  # the system's backlog counter moves in the same transaction
-    require_open_system: bool = False  # refuse if the system is UNAVAILABLE, in the same transaction
+    gate: Gate = Gate.NONE
+    grant: ReleaseGrant | None = None
     count_attempt: bool = False
     fields: dict | None = None
 

@@ -9,7 +9,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ecluse import systems
 from ecluse.clock import Clock, iso
+from ecluse.drain import outlook
+from ecluse.errors import EcluseError, FieldProblem
 from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.throttle import ReleaseConfig
 
 
 class StatusRequest(BaseModel):
@@ -40,19 +43,23 @@ class Board(Protocol):
 
     def history(self, system: str, limit: int = 20) -> list[dict]: ...
 
+    def set_release(self, system: str, config: ReleaseConfig) -> SystemState: ...
+
+
+class OldestHeld(Protocol):
+    def __call__(self, system: str) -> datetime | None: ...
+
 
 def _when(moment: datetime | None) -> str | None:
     return iso(moment) if moment else None
 
 
-def view(state: SystemState, now: datetime) -> dict[str, Any]:
+def view(state: SystemState, now: datetime, oldest_held_at: datetime | None = None) -> dict[str, Any]:
     known = systems.lookup(state.system)
-    rate = known.default_rate_per_minute
-    drain_end = (
-        now + timedelta(minutes=state.held / rate)
-        if state.held and state.status is not Status.UNAVAILABLE
-        else None
-    )
+    config = state.release_config
+    drain = outlook(state, now)
+    counted = state.released_counted_at
+    recent = state.released_last_minute if counted and now - counted < timedelta(minutes=1) else 0
     return {
         "system": state.system,
         "country": known.country,
@@ -66,27 +73,44 @@ def view(state: SystemState, now: datetime) -> dict[str, Any]:
         "authorised_from": _when(state.authorised_from),
         "outage_ended_at": _when(state.outage_ended_at),
         "held": state.held,
+        "oldest_held_age_seconds": round((now - oldest_held_at).total_seconds()) if oldest_held_at else None,
         "emergency": state.emergency,
-        "release": {"rate_per_minute": rate, "burst": known.default_burst, "paused": False},
+        "release": config.model_dump(),
+        "released_last_minute": recent,
         "reintegration_deadline": _when(state.reintegration_deadline),
-        "projected_drain_end": _when(drain_end),
+        "projected_drain_end": _when(drain.projected_end),
+        "deadline": drain.as_dict(),
     }
 
 
 class Operations:
-    def __init__(self, board: Board, clock: Clock) -> None:
+    def __init__(self, board: Board, clock: Clock, oldest_held: OldestHeld) -> None:
         self._board = board
         self._clock = clock
+        self._oldest_held = oldest_held
+
+    def _view(self, state: SystemState) -> dict:
+        oldest = self._oldest_held(state.system) if state.held else None
+        return view(state, self._clock.now(), oldest)
 
     def list(self) -> list[dict]:
-        now = self._clock.now()
-        return [view(s, now) for s in self._board.all()]
+        return [self._view(s) for s in self._board.all()]
 
     def get(self, system: str) -> dict:
         systems.lookup(system)
-        return {**view(self._board.get(system), self._clock.now()), "history": self._board.history(system)}
+        return {**self._view(self._board.get(system)), "history": self._board.history(system)}
 
     def set_status(self, system: str, request: StatusRequest) -> dict:
         systems.lookup(system)
-        now = self._clock.now()
-        return view(self._board.change(system, request.change(), now), now)
+        if request.source is Source.AUTO:
+            raise EcluseError(
+                "source_reserved",
+                "source AUTO is set by Écluse's own outage detection; use OPERATOR",
+                [FieldProblem("source", "source_reserved", "use OPERATOR, CID_ALERT, SELF_TRIGGERED, …")],
+                422,
+            )
+        return self._view(self._board.change(system, request.change(), self._clock.now()))
+
+    def set_release(self, system: str, config: ReleaseConfig) -> dict:
+        systems.lookup(system)
+        return self._view(self._board.set_release(system, config))

@@ -12,7 +12,7 @@ from typing import Any
 from ecluse.clock import Clock
 from ecluse.declarations import Record, State
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
-from ecluse.ledger import Ledger, Move, StateConflict, SystemHolding
+from ecluse.ledger import Gate, Ledger, Move, StateConflict, SystemHolding
 
 SENDABLE = frozenset({State.RELEASED, State.SUBMITTED})
 
@@ -45,7 +45,7 @@ class Submission:
                     State.SUBMITTED,
                     f"sending to customs (attempt {record.attempts + 1})",
                     frozenset({record.state}),
-                    require_open_system=True,
+                    gate=Gate.OPEN_OR_AUTO if record.probe else Gate.OPEN,
                     count_attempt=True,
                 ),
                 self._clock.now(),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ecluse.errors import EcluseError, FieldProblem
+from ecluse.throttle import ReleaseConfig, TokenBucket, default_config
 
 
 class Status(StrEnum):
@@ -39,7 +40,6 @@ class CustomsSystem:
     # None where no public source gives one (DOMAIN.md). French DELTA family: 24 h (seed 004).
     reintegration_hours: int | None = None
     default_rate_per_minute: int = 60
-    default_burst: int = 10
 
 
 _FR_24H = 24
@@ -106,6 +106,23 @@ class SystemState:
     held: int = 0
     emergency: int = 0
     version: int = 0
+    # the release throttle and who is draining: written by the release run, not by status changes
+    release: ReleaseConfig | None = None
+    bucket: TokenBucket | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    released_last_minute: int = 0
+    released_counted_at: datetime | None = None
+    probe_until: datetime | None = None
+
+    @property
+    def release_config(self) -> ReleaseConfig:
+        return self.release or default_config(lookup(self.system).default_rate_per_minute)
+
+    @property
+    def auto_held(self) -> bool:
+        """Held because sending errors tripped the circuit, not because anyone declared an outage."""
+        return self.status is Status.UNAVAILABLE and self.source is Source.AUTO
 
     @property
     def mode(self) -> Mode:
@@ -129,8 +146,8 @@ class SystemState:
             deadline = at + timedelta(hours=hours) if hours is not None else None
         elif starting:
             deadline = None
-        return SystemState(
-            system=self.system,
+        return replace(
+            self,
             status=change.status,
             since=at if change.status is not self.status else (self.since or at),
             source=change.source,
@@ -139,7 +156,5 @@ class SystemState:
             authorised_from=change.authorised_from,
             outage_ended_at=ended_at,
             reintegration_deadline=deadline,
-            held=self.held,
-            emergency=self.emergency,
             version=self.version + 1,
         )

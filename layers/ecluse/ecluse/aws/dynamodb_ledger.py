@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from ecluse.aws.items import from_item, to_item, to_value
-from ecluse.clock import iso
+from ecluse.clock import iso, parse_iso
 from ecluse.declarations import Declaration, HistoryEntry, Record, State
 from ecluse.errors import EcluseError
-from ecluse.ledger import DuplicateLrn, FastPathClosed, Move, StateConflict, SystemHolding
-from ecluse.systems import Status
+from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, StateConflict, SystemHolding
+from ecluse.systems import Source, Status
 
 STATUS_RECORD = "STATUS"
 # DynamoDB items stop at 400 KB; the compressed body must leave room for history and indexes.
@@ -66,6 +66,7 @@ def _record(values: dict[str, Any], with_body: bool = False) -> Record:
         attempts=int(values.get("attempts", 0)),
         fingerprint=values.get("fingerprint", ""),
         urgent=bool(values.get("urgent", False)),
+        probe=bool(values.get("probe", False)),
         body=body,
     )
 
@@ -216,20 +217,9 @@ class DynamoDbLedger:
             "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
         }
         parts = [{"Update": {**update, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
-        if move.held_delta:
-            parts.append(self._held_update(record.system, move.held_delta))
-        if move.require_open_system:
-            parts.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self._systems,
-                        "Key": self._system_key(record.system),
-                        "ConditionExpression": "attribute_not_exists(#status) OR #status <> :down",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {":down": to_value(Status.UNAVAILABLE.value)},
-                    }
-                }
-            )
+        system_part = self._system_part(record.system, move, at)
+        if system_part:
+            parts.append(system_part)
         if len(parts) == 1:
             try:
                 self._db.update_item(**update)
@@ -257,6 +247,65 @@ class DynamoDbLedger:
             }
         )
 
+    def _system_part(self, system: str, move: Move, at: datetime) -> dict | None:
+        """The systems-table side of a move: backlog counter, release grant, status gate."""
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":down": Status.UNAVAILABLE.value}
+        conditions, sets, adds = [], [], []
+        if move.gate is Gate.OPEN:
+            conditions.append("(attribute_not_exists(#status) OR #status <> :down)")
+        elif move.gate is Gate.OPEN_OR_AUTO:
+            names["#source"] = "source"
+            values[":auto"] = Source.AUTO.value
+            conditions.append("(attribute_not_exists(#status) OR #status <> :down OR #source = :auto)")
+        grant = move.grant
+        if grant and grant.probe_until is not None:
+            names["#source"] = "source"
+            values.update({":auto": Source.AUTO.value, ":now": iso(at), ":until": iso(grant.probe_until)})
+            conditions.append("#status = :down AND #source = :auto")
+            conditions.append("(attribute_not_exists(probe_until) OR probe_until < :now)")
+            sets.append("probe_until = :until")
+        elif grant:
+            values.update(
+                {
+                    ":owner": grant.owner,
+                    ":no": False,
+                    ":tokens": grant.bucket.tokens,
+                    ":bucket_at": iso(grant.bucket.at),
+                    ":recent": grant.released_last_minute,
+                    ":at": iso(at),
+                }
+            )
+            conditions.append("lease_owner = :owner")
+            conditions.append("(attribute_not_exists(#status) OR #status <> :down)")
+            conditions.append("(attribute_not_exists(release_paused) OR release_paused = :no)")
+            sets += [
+                "bucket_tokens = :tokens",
+                "bucket_at = :bucket_at",
+                "released_last_minute = :recent",
+                "released_counted_at = :at",
+            ]
+        if move.held_delta:
+            values[":delta"] = move.held_delta
+            adds.append("held :delta")
+        if not (conditions or sets or adds):
+            return None
+        used = " ".join([*conditions, *sets, *adds])
+        names = {k: v for k, v in names.items() if k in used}
+        values = {k: to_value(v) for k, v in values.items() if k in used}
+        key = {
+            "TableName": self._systems,
+            "Key": self._system_key(system),
+            **({"ExpressionAttributeNames": names} if names else {}),
+            "ExpressionAttributeValues": values,
+        }
+        if conditions:
+            key["ConditionExpression"] = " AND ".join(conditions)
+        if not (sets or adds):
+            return {"ConditionCheck": key}
+        expression = ("SET " + ", ".join(sets) if sets else "") + (" ADD " + ", ".join(adds) if adds else "")
+        return {"Update": {**key, "UpdateExpression": expression.strip()}}
+
     def page(
         self, *, system: str | None, state: State | None, limit: int, token: str | None
     ) -> tuple[list[Record], str | None]:
@@ -282,6 +331,10 @@ class DynamoDbLedger:
         records = [_record(from_item(i)) for i in answer.get("Items", [])]
         last = answer.get("LastEvaluatedKey")
         return records, (_encode_token(from_item(last)) if last else None)
+
+    def oldest_held_at(self, system: str) -> datetime | None:
+        records, _ = self.page(system=system, state=State.QUEUED, limit=1, token=None)
+        return parse_iso(records[0].received_at) if records else None
 
     def oldest(self, system: str, state: State, limit: int) -> Iterable[Record]:
         records, _ = self.page(system=system, state=state, limit=limit, token=None)

@@ -4,6 +4,7 @@ conditional on the version read, so two operators can never silently overwrite e
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +13,27 @@ from ecluse.aws.items import from_item, to_item, to_value
 from ecluse.clock import iso, parse_iso
 from ecluse.errors import conflict
 from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.throttle import ReleaseConfig, TokenBucket
 
 STATUS_RECORD = "STATUS"
 _DATES = ("since", "authorised_from", "outage_ended_at", "reintegration_deadline")
+_RELEASE_DATES = ("lease_expires_at", "released_counted_at", "probe_until")
+
+
+def _release(values: dict[str, Any]) -> ReleaseConfig | None:
+    if "release_rate" not in values:
+        return None
+    return ReleaseConfig(
+        rate_per_minute=values["release_rate"],
+        burst=values["release_burst"],
+        paused=values.get("release_paused", False),
+    )
+
+
+def _bucket(values: dict[str, Any]) -> TokenBucket | None:
+    if "bucket_at" not in values:
+        return None
+    return TokenBucket(float(values["bucket_tokens"]), parse_iso(values["bucket_at"]))
 
 
 def _state(system: str, values: dict[str, Any]) -> SystemState:
@@ -27,7 +46,11 @@ def _state(system: str, values: dict[str, Any]) -> SystemState:
         held=max(int(values.get("held", 0)), 0),
         emergency=max(int(values.get("emergency", 0)), 0),
         version=int(values.get("version", 0)),
-        **{name: parse_iso(values[name]) for name in _DATES if values.get(name)},
+        release=_release(values),
+        bucket=_bucket(values),
+        lease_owner=values.get("lease_owner"),
+        released_last_minute=int(values.get("released_last_minute", 0)),
+        **{name: parse_iso(values[name]) for name in _DATES + _RELEASE_DATES if values.get(name)},
     )
 
 
@@ -100,6 +123,52 @@ class DynamoDbStatusBoard:
                 f"{system}'s status changed while this request was applied; read it again and retry",
             ) from None
         return updated
+
+    def _key(self, system: str) -> dict:
+        return to_item({"system": system, "record": STATUS_RECORD})
+
+    def set_release(self, system: str, config: ReleaseConfig) -> SystemState:
+        self._db.update_item(
+            TableName=self._table,
+            Key=self._key(system),
+            UpdateExpression="SET release_rate = :rate, release_burst = :burst, release_paused = :paused",
+            ExpressionAttributeValues={
+                ":rate": to_value(config.rate_per_minute),
+                ":burst": to_value(config.burst),
+                ":paused": to_value(config.paused),
+            },
+        )
+        return self.get(system)
+
+    def acquire_lease(self, system: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Become the only release run for `system` until `until`, unless another run holds it."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(system),
+                UpdateExpression="SET lease_owner = :me, lease_expires_at = :until",
+                ConditionExpression="attribute_not_exists(lease_owner) OR lease_owner = :me "
+                "OR lease_expires_at < :now",
+                ExpressionAttributeValues={
+                    ":me": to_value(owner),
+                    ":until": to_value(iso(until)),
+                    ":now": to_value(iso(now)),
+                },
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_lease(self, system: str, owner: str) -> None:
+        # if it expired and another run took it, there is nothing of ours to give back
+        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(system),
+                UpdateExpression="REMOVE lease_owner, lease_expires_at",
+                ConditionExpression="lease_owner = :me",
+                ExpressionAttributeValues={":me": to_value(owner)},
+            )
 
     def history(self, system: str, limit: int = 20) -> list[dict]:
         answer = self._db.query(
