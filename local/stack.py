@@ -60,7 +60,10 @@ class Stack:
         # each function with its own environment, as in Lambda (service names in logs differ)
         self.api = load("api", {**self.resources.env("api"), **overrides})
         self.submit = load("submit", {**self.resources.env("submit"), **overrides})
-        self.release = load("release", {**self.resources.env("release"), **overrides})
+        # one pass per tick here (the tick is the schedule); in AWS a run spreads over its minute
+        self.release = load(
+            "release", {**self.resources.env("release"), **overrides, "RELEASE_RUN_SECONDS": "0"}
+        )
         environment = self.resources.env("api")
         self.sqs = boto3.client("sqs")
         self.queue_url = environment["SUBMIT_QUEUE_URL"]

@@ -37,6 +37,9 @@ class FakeClock:
     def advance(self, **delta: float) -> None:
         self.moment += timedelta(**delta)
 
+    def sleep(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
 
 @pytest.fixture
 def clock() -> FakeClock:

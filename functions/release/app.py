@@ -26,7 +26,7 @@ release = Release(
     DynamoDbStatusBoard(_dynamodb, settings.systems_table),
     SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
     SystemClock(),
-    settings.release_batch,
+    run_seconds=settings.release_run_seconds,
 )
 
 
@@ -37,6 +37,11 @@ def lambda_handler(event: dict, context: Any) -> dict:
     report = release.run()
     metrics.add_metric(name="Released", unit=MetricUnit.Count, value=sum(report.released.values()))
     metrics.add_metric(name="Resent", unit=MetricUnit.Count, value=sum(report.resent.values()))
-    if report.released or report.resent:
+    metrics.add_metric(name="Probes", unit=MetricUnit.Count, value=len(report.probes))
+    # alarmed on (template: ReintegrationDeadlineAtRiskAlarm); per-system detail in the log line
+    metrics.add_metric(name="DeadlineAtRisk", unit=MetricUnit.Count, value=len(report.at_risk))
+    for system, risk in report.at_risk.items():
+        logger.warning("re-integration deadline at risk", extra={"system": system, **risk})
+    if report.released or report.resent or report.probes:
         logger.info("release run", extra=asdict(report))
     return asdict(report)

@@ -27,7 +27,9 @@ def test_sample_events_lodge_submit_and_release(aws, ledger):
         )
         assert answer == {"batchItemFailures": []}
         assert ledger.get("FR-2025-000123").state.value == "ACCEPTED"
-        report = load("release", environment).lambda_handler(_event("release-schedule.json"), LambdaContext())
-        assert report == {"released": {}, "resent": {}, "holding": []}
+        report = load("release", {**environment, "RELEASE_RUN_SECONDS": "0"}).lambda_handler(
+            _event("release-schedule.json"), LambdaContext()
+        )
+        assert report == {"released": {}, "resent": {}, "holding": [], "probes": [], "at_risk": {}}
     finally:
         server.shutdown()

@@ -34,4 +34,5 @@ class SubmitSettings(_Settings):
 
 
 class ReleaseSettings(_Settings):
-    release_batch: int = Field(default=60, alias="RELEASE_BATCH", ge=1, le=1000)
+    # How long one scheduled run keeps releasing: close to the schedule's minute, below the timeout.
+    release_run_seconds: float = Field(default=50.0, alias="RELEASE_RUN_SECONDS", ge=0, le=600)

@@ -1,30 +1,43 @@
-"""Release: move held declarations of available systems to the submit queue, oldest first.
+"""Release: held declarations go back to customs oldest first, at the rate the operator set.
 
-Also re-sends declarations recorded RELEASED whose queue message may never have been sent (a crash or
-an SQS error between the ledger write and the send): SQS FIFO deduplication by LRN and the submitter's
-conditional moves make a re-send harmless.
+One run lasts `run_seconds` (a scheduled Lambda runs about a minute; `make run` ticks more often) and
+releases in slices as the token bucket refills, so releases are spread across the minute instead of
+one burst per tick. Per system, only the holder of a lease (a conditional write on the system's item)
+releases; every release is one transaction that moves the declaration, decrements the backlog,
+persists the bucket, and fails if the lease was lost, the release paused or the system went
+UNAVAILABLE, so a drain stops at once. Declarations recorded RELEASED whose queue message may never
+have been sent are re-sent (SQS deduplicates by LRN; the submitter skips what moved on).
 """
 
 from __future__ import annotations
 
+import uuid
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ecluse.clock import Clock, iso
 from ecluse.declarations import Record, State
-from ecluse.ledger import Move, StateConflict
+from ecluse.drain import outlook
+from ecluse.ledger import Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.lodging import SubmitQueue
 from ecluse.systems import Mode, SystemState
+from ecluse.throttle import TokenBucket
 
 RESEND_AFTER = timedelta(minutes=2)
-SLICE = 10  # the status is re-read between slices: an outage mid-drain stops the release within one slice
+LEASE_MARGIN = timedelta(seconds=30)
+PROBE_INTERVAL = timedelta(seconds=60)
+SLICE = 10  # declarations per query and per transaction burst; the status is re-read between slices
+MIN_SLEEP = 0.2
 
 
 class StatusBoard(Protocol):
     def all(self) -> list[SystemState]: ...
 
-    def get(self, system: str) -> SystemState: ...
+    def acquire_lease(self, system: str, owner: str, now: datetime, until: datetime) -> bool: ...
+
+    def release_lease(self, system: str, owner: str) -> None: ...
 
 
 @dataclass
@@ -32,56 +45,168 @@ class ReleaseReport:
     released: dict[str, int] = field(default_factory=dict)
     resent: dict[str, int] = field(default_factory=dict)
     holding: list[str] = field(default_factory=list)
+    probes: list[str] = field(default_factory=list)
+    at_risk: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class _Drain:
+    """One system being drained by this run: its bucket and its releases of the last minute."""
+
+    system: str
+    bucket: TokenBucket
+    recent: deque[datetime] = field(default_factory=deque)
+    stopped: bool = False
+
+    def count_recent(self, now: datetime) -> int:
+        while self.recent and now - self.recent[0] >= timedelta(minutes=1):
+            self.recent.popleft()
+        return len(self.recent)
 
 
 class Release:
-    def __init__(self, ledger: Any, board: StatusBoard, queue: SubmitQueue, clock: Clock, batch: int) -> None:
+    def __init__(
+        self,
+        ledger: Any,
+        board: StatusBoard,
+        queue: SubmitQueue,
+        clock: Clock,
+        *,
+        run_seconds: float = 0.0,
+        owner: str | None = None,
+    ) -> None:
         self._ledger = ledger
         self._board = board
         self._queue = queue
         self._clock = clock
-        self._batch = batch
+        self._run = timedelta(seconds=run_seconds)
+        self._owner = owner or uuid.uuid4().hex
 
     def run(self) -> ReleaseReport:
         report = ReleaseReport()
-        for record in self._resend_stale():
+        started = self._clock.now()
+        for record in self._resend_stale(started):
             report.resent[record.system] = report.resent.get(record.system, 0) + 1
-        for system in self._board.all():
-            if system.mode is Mode.HOLDING:
-                report.holding.append(system.system)
-            elif system.mode is Mode.DRAINING:
-                report.released[system.system] = self._release(system.system)
-        return report
+        drains: dict[str, _Drain] = {}
+        try:
+            while True:
+                now = self._clock.now()
+                wake = now + self._run
+                active = False
+                report.holding, report.at_risk = [], {}
+                for state in self._board.all():
+                    if state.auto_held and self._probe(state, now):
+                        report.probes.append(state.system)
+                    risk = outlook(state, now)
+                    if risk.at_risk:
+                        report.at_risk[state.system] = {
+                            "held": state.held,
+                            "deadline": iso(state.reintegration_deadline)
+                            if state.reintegration_deadline
+                            else None,
+                            **risk.as_dict(),
+                        }
+                    if state.mode is Mode.HOLDING:
+                        report.holding.append(state.system)
+                    drain = self._drain_for(state, drains, started)
+                    if drain is None:
+                        continue
+                    released, wait = self._slice(drain, state, now)
+                    if released:
+                        report.released[state.system] = report.released.get(state.system, 0) + released
+                    if wait is not None:  # more to release once the bucket refills
+                        active = True
+                        wake = min(wake, now + timedelta(seconds=wait))
+                now = self._clock.now()
+                if not active or now - started >= self._run:
+                    return report
+                self._clock.sleep(max((min(wake, started + self._run) - now).total_seconds(), MIN_SLEEP))
+        finally:
+            for system in drains:
+                self._board.release_lease(system, self._owner)
 
-    def _release(self, system: str) -> int:
-        released = 0
-        for index, record in enumerate(self._ledger.oldest(system, State.QUEUED, self._batch)):
-            if index and index % SLICE == 0 and not self._still_open(system):
-                break
-            try:
-                moved = self._ledger.move(
-                    record,
-                    Move(
-                        State.RELEASED,
-                        "released to customs from the backlog, oldest first",
-                        frozenset({State.QUEUED}),
-                        held_delta=-1,
-                        fields={"enqueued_at": iso(self._clock.now())},
-                    ),
-                    self._clock.now(),
+    def _drain_for(self, state: SystemState, drains: dict[str, _Drain], started: datetime) -> _Drain | None:
+        """This run's drain of `state.system`, starting it (taking the lease) if it has work to do."""
+        drain = drains.get(state.system)
+        if drain and drain.stopped:
+            return None
+        if state.mode is not Mode.DRAINING or state.release_config.paused:
+            return None
+        if drain is None:
+            now = self._clock.now()
+            until = started + self._run + LEASE_MARGIN
+            if not self._board.acquire_lease(state.system, self._owner, now, until):
+                return None  # another run is draining it
+            bucket = state.bucket or TokenBucket.full(state.release_config, now)
+            drain = drains[state.system] = _Drain(state.system, bucket)
+        return drain
+
+    def _slice(self, drain: _Drain, state: SystemState, now: datetime) -> tuple[int, float | None]:
+        """Release what the bucket allows now (at most one slice); seconds until the next slice, or
+        None when there is nothing left to release (backlog empty, system down, paused, lease lost)."""
+        config = state.release_config
+        bucket = drain.bucket.refilled(config, now)
+        slice_size = min(SLICE, config.burst)
+        wanted = min(bucket.available, SLICE, state.held)
+        released, found = 0, wanted
+        if wanted:
+            candidates = list(self._ledger.oldest(state.system, State.QUEUED, wanted))
+            found = len(candidates)
+            for record in candidates:
+                taken = bucket.take()
+                drain.recent.append(now)
+                grant = ReleaseGrant(self._owner, taken, drain.count_recent(now))
+                move = Move(
+                    State.RELEASED,
+                    "released to customs from the backlog, oldest first",
+                    frozenset({State.QUEUED}),
+                    held_delta=-1,
+                    grant=grant,
+                    fields={"enqueued_at": iso(now), "probe": False},
                 )
-            except StateConflict:
-                continue  # cancelled, switched to the fallback, or released by a concurrent run
+                try:
+                    moved = self._ledger.move(record, move, now)
+                except StateConflict:
+                    drain.recent.pop()
+                    continue  # cancelled, switched to the fallback or released meanwhile: token kept
+                except SystemHolding:
+                    drain.recent.pop()
+                    drain.stopped = True  # down, paused or lease lost: stop at once
+                    break
+                bucket = taken
+                self._queue.send(moved)
+                released += 1
+        drain.bucket = bucket
+        if drain.stopped or found < wanted or state.held - released <= 0:
+            return released, None
+        return released, bucket.seconds_until(slice_size, config)
+
+    def _probe(self, state: SystemState, now: datetime) -> bool:
+        """Let one held declaration test a system the circuit breaker holds (source AUTO)."""
+        due = (state.probe_until is None or state.probe_until < now) and (
+            state.since is None or now - state.since >= PROBE_INTERVAL
+        )
+        if not (state.held and due):
+            return False
+        for record in self._ledger.oldest(state.system, State.QUEUED, 1):
+            move = Move(
+                State.RELEASED,
+                "released as a probe: customs stopped answering; this one tests whether it is back",
+                frozenset({State.QUEUED}),
+                held_delta=-1,
+                grant=ReleaseGrant(self._owner, state.bucket or TokenBucket(0, now), 0, now + PROBE_INTERVAL),
+                fields={"enqueued_at": iso(now), "probe": True},
+            )
+            try:
+                moved = self._ledger.move(record, move, now)
+            except (StateConflict, SystemHolding):
+                return False
             self._queue.send(moved)
-            released += 1
-        return released
+            return True
+        return False
 
-    def _still_open(self, system: str) -> bool:
-        return self._board.get(system).mode is not Mode.HOLDING
-
-    def _resend_stale(self) -> list[Record]:
-        now = self._clock.now()
-        stale: list[Record] = self._ledger.stale_released(now - RESEND_AFTER, self._batch)
+    def _resend_stale(self, now: datetime) -> list[Record]:
+        stale: list[Record] = self._ledger.stale_released(now - RESEND_AFTER, SLICE * 10)
         for record in stale:
             self._queue.send(record)
             self._ledger.mark_enqueued(record, now)

@@ -1,0 +1,227 @@
+"""In-memory ledger and status board with the DynamoDB adapters' semantics (conditional moves, the
+backlog counter, leases, gates), for tests at a scale moto cannot reach: moto copies a whole table on
+every transaction. tests/integration/test_adapter_contract.py runs the same checks on both."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import replace
+from datetime import datetime
+
+from ecluse import systems
+from ecluse.clock import iso, parse_iso
+from ecluse.declarations import Declaration, HistoryEntry, Record, State
+from ecluse.errors import EcluseError, conflict
+from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, StateConflict, SystemHolding
+from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.throttle import ReleaseConfig
+
+
+class Store:
+    """What the two tables hold."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.records: dict[str, Record] = {}
+        self.enqueued_at: dict[str, str] = {}
+        self.order: dict[tuple[str, State], list[tuple[str, str]]] = {}  # (system, state) -> sorted keys
+        self.systems: dict[str, SystemState] = {}
+        self.history: dict[str, list[dict]] = {}
+        self.calls = 0
+
+    def system(self, name: str) -> SystemState:
+        return self.systems.get(name) or SystemState(name)
+
+    def index(self, record: Record) -> None:
+        bisect.insort(
+            self.order.setdefault((record.system, record.state), []), (record.received_at, record.lrn)
+        )
+
+    def unindex(self, record: Record) -> None:
+        self.order[(record.system, record.state)].remove((record.received_at, record.lrn))
+
+
+class InMemoryLedger:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(
+        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None
+    ) -> Record:
+        s = self.store
+        with s.lock:
+            s.calls += 1
+            if declaration.lrn in s.records:
+                raise DuplicateLrn(s.records[declaration.lrn])
+            system = s.system(declaration.system)
+            if hold_reason is None and not system.accepts_fast_path:
+                raise FastPathClosed(f"held: {declaration.system} is {system.mode}")
+            state = State.RELEASED if hold_reason is None else State.QUEUED
+            moment = iso(at)
+            record = Record(
+                lrn=declaration.lrn,
+                system=declaration.system,
+                state=state,
+                received_at=moment,
+                history=(
+                    HistoryEntry(state=State.RECEIVED, at=moment, detail="lodged by the ERP"),
+                    HistoryEntry(state=state, at=moment, detail=hold_reason or "sent"),
+                ),
+                fingerprint=fingerprint,
+                urgent=declaration.urgent,
+                body=declaration.model_dump(mode="json"),
+            )
+            s.records[record.lrn] = record
+            s.index(record)
+            if state is State.QUEUED:
+                s.systems[system.system] = replace(system, held=system.held + 1)
+            else:
+                s.enqueued_at[record.lrn] = moment
+            return record
+
+    def get(self, lrn: str, *, with_body: bool = False) -> Record | None:
+        with self.store.lock:
+            self.store.calls += 1
+            record = self.store.records.get(lrn)
+            return record if record is None or with_body else record.model_copy(update={"body": None})
+
+    def move(self, record: Record, move: Move, at: datetime) -> Record:
+        s = self.store
+        with s.lock:
+            s.calls += 1
+            current = s.records.get(record.lrn)
+            if current is None or current.state not in move.expected:
+                raise StateConflict(record.lrn, current.state if current else None)
+            system = s.system(current.system)
+            down = system.status is Status.UNAVAILABLE
+            if move.gate is Gate.OPEN and down:
+                raise SystemHolding(current.system)
+            if move.gate is Gate.OPEN_OR_AUTO and down and system.source is not Source.AUTO:
+                raise SystemHolding(current.system)
+            grant = move.grant
+            if grant and grant.probe_until is not None:
+                if not system.auto_held or (system.probe_until and system.probe_until >= at):
+                    raise SystemHolding(current.system)
+                system = replace(system, probe_until=grant.probe_until)
+            elif grant:
+                if system.lease_owner != grant.owner or down or system.release_config.paused:
+                    raise SystemHolding(current.system)
+                system = replace(
+                    system,
+                    bucket=grant.bucket,
+                    released_last_minute=grant.released_last_minute,
+                    released_counted_at=at,
+                )
+            fields = dict(move.fields or {})
+            if "enqueued_at" in fields:
+                s.enqueued_at[current.lrn] = fields.pop("enqueued_at")
+            update = {k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items()}
+            moved = current.model_copy(
+                update={
+                    **update,
+                    "state": move.target,
+                    "history": (
+                        *current.history,
+                        HistoryEntry(state=move.target, at=iso(at), detail=move.detail),
+                    ),
+                    "attempts": current.attempts + (1 if move.count_attempt else 0),
+                }
+            )
+            s.unindex(current)
+            s.records[current.lrn] = moved
+            s.index(moved)
+            s.systems[current.system] = replace(system, held=system.held + move.held_delta)
+            return moved.model_copy(update={"body": record.body})
+
+    def page(self, *, system, state, limit, token):
+        if system is None:
+            raise EcluseError("filter_required", "give a system", http_status=422)
+        records = list(self.oldest(system, state, limit))
+        return records, None
+
+    def oldest(self, system: str, state: State, limit: int) -> list[Record]:
+        with self.store.lock:
+            self.store.calls += 1
+            keys = self.store.order.get((system, state), [])[:limit]
+            return [self.store.records[lrn].model_copy(update={"body": None}) for _, lrn in keys]
+
+    def oldest_held_at(self, system: str) -> datetime | None:
+        oldest = self.oldest(system, State.QUEUED, 1)
+        return parse_iso(oldest[0].received_at) if oldest else None
+
+    def stale_released(self, before: datetime, limit: int) -> list[Record]:
+        with self.store.lock:
+            self.store.calls += 1
+            limit_at = iso(before)
+            found = [
+                self.store.records[lrn]
+                for (_, state), keys in self.store.order.items()
+                if state is State.RELEASED
+                for _, lrn in keys
+                if self.store.enqueued_at.get(lrn, "") < limit_at
+            ]
+            return found[:limit]
+
+    def mark_enqueued(self, record: Record, at: datetime) -> None:
+        with self.store.lock:
+            self.store.calls += 1
+            if self.store.records[record.lrn].state is State.RELEASED:
+                self.store.enqueued_at[record.lrn] = iso(at)
+
+
+class InMemoryBoard:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, system: str) -> SystemState:
+        with self.store.lock:
+            self.store.calls += 1
+            return self.store.system(system)
+
+    def all(self) -> list[SystemState]:
+        with self.store.lock:
+            self.store.calls += 1
+            return [self.store.system(name) for name in systems.REGISTRY]
+
+    def change(self, system: str, change: StatusChange, at: datetime) -> SystemState:
+        with self.store.lock:
+            self.store.calls += 1
+            current = self.store.system(system)
+            updated = current.after(change, at)
+            if self.store.system(system).version != current.version:
+                raise conflict("status_changed_concurrently", "retry")
+            self.store.systems[system] = updated
+            self.store.history.setdefault(system, []).insert(
+                0, {"status": updated.status.value, "at": iso(at)}
+            )
+            return updated
+
+    def history(self, system: str, limit: int = 20) -> list[dict]:
+        return self.store.history.get(system, [])[:limit]
+
+    def set_release(self, system: str, config: ReleaseConfig) -> SystemState:
+        with self.store.lock:
+            self.store.calls += 1
+            self.store.systems[system] = replace(self.store.system(system), release=config)
+            return self.store.systems[system]
+
+    def acquire_lease(self, system: str, owner: str, now: datetime, until: datetime) -> bool:
+        with self.store.lock:
+            self.store.calls += 1
+            state = self.store.system(system)
+            if (
+                state.lease_owner not in (None, owner)
+                and state.lease_expires_at
+                and state.lease_expires_at >= now
+            ):
+                return False
+            self.store.systems[system] = replace(state, lease_owner=owner, lease_expires_at=until)
+            return True
+
+    def release_lease(self, system: str, owner: str) -> None:
+        with self.store.lock:
+            self.store.calls += 1
+            state = self.store.system(system)
+            if state.lease_owner == owner:
+                self.store.systems[system] = replace(state, lease_owner=None, lease_expires_at=None)
