@@ -56,6 +56,8 @@ class Stack:
         overrides = {
             "CUSTOMS_GATEWAY_URL": customs_url,
             "CUSTOMS_GATEWAY_TIMEOUT_SECONDS": os.environ.get("CUSTOMS_GATEWAY_TIMEOUT_SECONDS", "2"),
+            "RETRY_BASE_SECONDS": os.environ.get("RETRY_BASE_SECONDS", "1"),
+            "CIRCUIT_RECOVERY_SECONDS": os.environ.get("CIRCUIT_RECOVERY_SECONDS", "10"),
         }
         # each function with its own environment, as in Lambda (service names in logs differ)
         self.api = load("api", {**self.resources.env("api"), **overrides})
@@ -99,12 +101,8 @@ class Stack:
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             except Exception:  # the whole batch failed: Lambda's event source mapping retries all of it
                 failed = {m["MessageId"] for m in messages}
-            for message in messages:
-                if message["MessageId"] in failed:  # retry soon rather than after the full visibility timeout
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=2
-                    )
-                else:
+            for message in messages:  # failed ones come back when the handler's back-off says
+                if message["MessageId"] not in failed:
                     self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _tick_release(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -27,6 +28,7 @@ release = Release(
     SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
     SystemClock(),
     run_seconds=settings.release_run_seconds,
+    probe_after=timedelta(seconds=settings.circuit_recovery_seconds),
 )
 
 

@@ -11,9 +11,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
+from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
 from ecluse.config import SubmitSettings
+from ecluse.detection import AutoDetection
+from ecluse.gateway import SendingError
 from ecluse.gateway.http import HttpGateway
 from ecluse.submission import Submission
 
@@ -31,11 +36,21 @@ def _gateway_token() -> str | None:
     return parameters.get_parameter(settings.customs_gateway_token_parameter, decrypt=True, max_age=300)
 
 
+_dynamodb = boto3.client("dynamodb")
+_clock = SystemClock()
+_detection = AutoDetection(DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock)
+queue = SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url)
 submission = Submission(
-    DynamoDbLedger(boto3.client("dynamodb"), settings.declarations_table, settings.systems_table),
-    HttpGateway(settings.customs_gateway_url, _gateway_token(), settings.customs_gateway_timeout_seconds),
-    SystemClock(),
+    DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
+    CircuitBreakingGateway(
+        HttpGateway(settings.customs_gateway_url, _gateway_token(), settings.customs_gateway_timeout_seconds),
+        dynamodb_persistence(_dynamodb, settings.systems_table),
+        _detection,
+        circuit_config(settings.circuit_failure_threshold, settings.circuit_recovery_seconds),
+    ),
+    _clock,
     settings.max_sending_attempts,
+    _detection,
 )
 # A failure in one system's message group must not hold back the other systems' groups.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -44,7 +59,13 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 def submit(record: SQSRecord) -> None:
     message = json.loads(record.body)
     delivery = int(record.attributes.approximate_receive_count or 1)
-    result = submission.handle(message["lrn"], delivery)
+    try:
+        result = submission.handle(message["lrn"], delivery)
+    except SendingError:
+        backoff = min(settings.retry_base_seconds * 2 ** (delivery - 1), 120)
+        queue.retry_later(record.receipt_handle, backoff)
+        metrics.add_metric(name="SendingErrors", unit=MetricUnit.Count, value=1)
+        raise
     logger.info("submission", extra={"lrn": result.lrn, "action": result.action, "delivery": delivery})
     metrics.add_metric(name=f"Submission{result.action.title()}", unit=MetricUnit.Count, value=1)
 

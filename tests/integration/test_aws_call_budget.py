@@ -37,13 +37,17 @@ def _submit_all(calls, submit, sqs, url):
     submit.lambda_handler({"Records": [_sqs_record(m, url) for m in messages]}, LambdaContext())
 
 
-def test_fast_path_costs_five_calls(counted, sqs, aws):
+def test_fast_path_costs_five_calls_and_a_shared_circuit_read(counted, sqs, aws):
     calls, api, submit, _ = counted
     url = aws.env("api")["SUBMIT_QUEUE_URL"]
     api.call("POST", "/declarations", declaration_body())
-    assert calls == {"TransactWriteItems": 1, "SendMessage": 1}
+    assert calls == {"TransactWriteItems": 1, "SendMessage": 1}  # the API: record + route, enqueue
+    api.call("POST", "/declarations", declaration_body())
+    api.call("POST", "/declarations", declaration_body())
     _submit_all(calls, submit, sqs, url)
-    assert calls == {"GetItem": 1, "TransactWriteItems": 1, "UpdateItem": 1}
+    # per declaration: read it, move to SUBMITTED (with the status gate), record the answer;
+    # the circuit's state is read once and cached for five seconds by Powertools
+    assert calls == {"GetItem": 3 + 1, "TransactWriteItems": 3, "UpdateItem": 3}
 
 
 def test_held_then_released_declaration_costs_two_more_calls_each(counted, sqs, aws):

@@ -31,8 +31,15 @@ class SubmitSettings(_Settings):
     )
     # Must equal the submit queue's maxReceiveCount: the last delivery marks the declaration FAILED.
     max_sending_attempts: int = Field(default=8, alias="MAX_SENDING_ATTEMPTS", ge=1)
+    # consecutive sending errors that open a system's circuit (and hold it, source AUTO)
+    circuit_failure_threshold: int = Field(default=3, alias="CIRCUIT_FAILURE_THRESHOLD", ge=1)
+    circuit_recovery_seconds: int = Field(default=60, alias="CIRCUIT_RECOVERY_SECONDS", ge=1)
+    # first retry after a sending error; doubles with each delivery, capped at two minutes
+    retry_base_seconds: int = Field(default=10, alias="RETRY_BASE_SECONDS", ge=0, le=120)
 
 
 class ReleaseSettings(_Settings):
     # How long one scheduled run keeps releasing: close to the schedule's minute, below the timeout.
     release_run_seconds: float = Field(default=50.0, alias="RELEASE_RUN_SECONDS", ge=0, le=600)
+    # a system held by its circuit gets one probe declaration this long after the circuit opened
+    circuit_recovery_seconds: int = Field(default=60, alias="CIRCUIT_RECOVERY_SECONDS", ge=1)

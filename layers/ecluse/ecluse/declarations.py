@@ -43,7 +43,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.RELEASED: frozenset({State.SUBMITTED, State.QUEUED, State.FAILED}),
     State.SUBMITTED: frozenset({State.SUBMITTED, State.ACCEPTED, State.REJECTED, State.FAILED, State.QUEUED}),
     State.EMERGENCY: frozenset({State.RELEASED}),
-    State.FAILED: frozenset({State.RELEASED}),
+    State.FAILED: frozenset({State.RELEASED, State.SUBMITTED, State.QUEUED}),
     State.ACCEPTED: frozenset(),
     State.REJECTED: frozenset(),
     State.CANCELLED: frozenset(),

@@ -74,6 +74,7 @@ class Release:
         *,
         run_seconds: float = 0.0,
         owner: str | None = None,
+        probe_after: timedelta = PROBE_INTERVAL,
     ) -> None:
         self._ledger = ledger
         self._board = board
@@ -81,6 +82,7 @@ class Release:
         self._clock = clock
         self._run = timedelta(seconds=run_seconds)
         self._owner = owner or uuid.uuid4().hex
+        self._probe_after = probe_after
 
     def run(self) -> ReleaseReport:
         report = ReleaseReport()
@@ -184,7 +186,7 @@ class Release:
     def _probe(self, state: SystemState, now: datetime) -> bool:
         """Let one held declaration test a system the circuit breaker holds (source AUTO)."""
         due = (state.probe_until is None or state.probe_until < now) and (
-            state.since is None or now - state.since >= PROBE_INTERVAL
+            state.since is None or now - state.since >= self._probe_after
         )
         if not (state.held and due):
             return False
@@ -194,7 +196,9 @@ class Release:
                 "released as a probe: customs stopped answering; this one tests whether it is back",
                 frozenset({State.QUEUED}),
                 held_delta=-1,
-                grant=ReleaseGrant(self._owner, state.bucket or TokenBucket(0, now), 0, now + PROBE_INTERVAL),
+                grant=ReleaseGrant(
+                    self._owner, state.bucket or TokenBucket(0, now), 0, now + self._probe_after
+                ),
                 fields={"enqueued_at": iso(now), "probe": True},
             )
             try:

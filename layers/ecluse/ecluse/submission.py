@@ -2,6 +2,7 @@
 
 Safe under duplicate delivery: every step is a conditional move, and a declaration already sent once
 (attempts > 0) is first looked up at customs, so a retry after a lost answer never lodges it twice.
+A declaration found FAILED was redriven from the dead-letter queue by an operator: it is tried again.
 """
 
 from __future__ import annotations
@@ -11,25 +12,34 @@ from typing import Any
 
 from ecluse.clock import Clock
 from ecluse.declarations import Record, State
+from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
 from ecluse.ledger import Gate, Ledger, Move, StateConflict, SystemHolding
 
-SENDABLE = frozenset({State.RELEASED, State.SUBMITTED})
+SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
 
 
 @dataclass(frozen=True)
 class SubmitResult:
     lrn: str
     state: State | None
-    action: str  # "accepted", "rejected", "skipped", "requeued", "failed"
+    action: str  # "accepted", "rejected", "skipped", "requeued"
 
 
 class Submission:
-    def __init__(self, ledger: Ledger, gateway: CustomsGateway, clock: Clock, max_attempts: int) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        gateway: CustomsGateway,
+        clock: Clock,
+        max_attempts: int,
+        detection: AutoDetection | None = None,
+    ) -> None:
         self._ledger = ledger
         self._gateway = gateway
         self._clock = clock
         self._max_attempts = max_attempts
+        self._detection = detection
 
     def handle(self, lrn: str, delivery: int = 1) -> SubmitResult:
         """Process one delivery of `lrn`. Raises SendingError when SQS should retry it."""
@@ -55,32 +65,50 @@ class Submission:
         except SystemHolding:
             return self._requeue(record, f"{record.system} became UNAVAILABLE before sending: held again")
         try:
-            outcome = self._gateway.lookup(record.system, lrn) if sent_before else None
-            if outcome is None:
-                outcome = self._gateway.lodge(_lodgement(record))
+            outcome = self._send(record, sent_before)
+        except CustomsUnreachable:
+            return self._requeue(
+                record, f"customs {record.system} is not answering (circuit open): held again"
+            )
         except SendingError as error:
-            if delivery >= self._max_attempts:
-                self._ledger.move(
-                    record,
-                    Move(
-                        State.FAILED,
-                        f"gave up after {delivery} sending attempts; last error {error}",
-                        frozenset({State.SUBMITTED}),
-                    ),
-                    self._clock.now(),
-                )
-            else:
-                self._ledger.move(
-                    record,
-                    Move(
-                        State.SUBMITTED,
-                        f"sending error ({error}); will ask customs again",
-                        frozenset({State.SUBMITTED}),
-                    ),
-                    self._clock.now(),
-                )
+            if record.probe:
+                return self._requeue(record, f"probe got no answer ({error}): held again")
+            self._note_sending_error(record, error, delivery)
             raise
+        if record.probe and self._detection:
+            self._detection.customs_back(record.system)
         return self._record(record, outcome)
+
+    def _send(self, record: Record, sent_before: bool) -> Outcome:
+        try:
+            return self._call(record, sent_before)
+        except CustomsUnreachable:
+            if not (self._detection and self._detection.operator_says_available(record.system)):
+                raise
+            reset = getattr(self._gateway, "reset", None)
+            if reset is None:
+                raise
+            reset(record.system)  # an operator declared it available after the circuit opened: they win
+            return self._call(record, sent_before)
+
+    def _call(self, record: Record, sent_before: bool) -> Outcome:
+        outcome = self._gateway.lookup(record.system, record.lrn) if sent_before else None
+        return outcome if outcome is not None else self._gateway.lodge(_lodgement(record))
+
+    def _note_sending_error(self, record: Record, error: SendingError, delivery: int) -> None:
+        if delivery >= self._max_attempts:
+            move = Move(
+                State.FAILED,
+                f"gave up after {delivery} sending attempts; last error {error}",
+                frozenset({State.SUBMITTED}),
+            )
+        else:
+            move = Move(
+                State.SUBMITTED,
+                f"sending error ({error}); will ask customs again",
+                frozenset({State.SUBMITTED}),
+            )
+        self._ledger.move(record, move, self._clock.now())
 
     def _record(self, record: Record, outcome: Outcome) -> SubmitResult:
         if outcome.accepted:
@@ -88,7 +116,7 @@ class Submission:
                 State.ACCEPTED,
                 f"accepted by customs, MRN {outcome.mrn}",
                 frozenset({State.SUBMITTED}),
-                fields={"mrn": outcome.mrn},
+                fields={"mrn": outcome.mrn, "probe": False},
             )
         else:
             errors = [{"code": e.code, "message": e.message} for e in outcome.errors]
@@ -97,7 +125,7 @@ class Submission:
                 State.REJECTED,
                 f"rejected by customs: {summary}",
                 frozenset({State.SUBMITTED}),
-                fields={"customs_errors": errors},
+                fields={"customs_errors": errors, "probe": False},
             )
         try:
             moved = self._ledger.move(record, move, self._clock.now())
@@ -109,7 +137,13 @@ class Submission:
         try:
             moved = self._ledger.move(
                 record,
-                Move(State.QUEUED, why, frozenset({State.RELEASED, State.SUBMITTED}), held_delta=+1),
+                Move(
+                    State.QUEUED,
+                    why,
+                    frozenset({State.RELEASED, State.SUBMITTED, State.FAILED}),
+                    held_delta=+1,
+                    fields={"probe": False},
+                ),
                 self._clock.now(),
             )
         except StateConflict as lost:

@@ -20,3 +20,9 @@ class SqsSubmitQueue:
             MessageGroupId=record.system,
             MessageDeduplicationId=record.lrn,
         )
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """Back off before the next delivery instead of waiting the whole visibility timeout."""
+        self._sqs.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
