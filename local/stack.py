@@ -70,7 +70,9 @@ class Stack:
         self.sqs = boto3.client("sqs")
         self.queue_url = environment["SUBMIT_QUEUE_URL"]
         self.release_interval = release_interval
-        self._api_lock = threading.Lock()  # one request at a time, as in one Lambda execution environment
+        # One invocation at a time across the three functions: moto's DynamoDB transactions are not
+        # thread-safe (a failed transaction restores a snapshot of the table, losing writes made meanwhile).
+        self._invoke_lock = threading.Lock()
         self._stopping = threading.Event()
         self.http = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.http.daemon_threads = True
@@ -97,7 +99,8 @@ class Stack:
                 continue
             event = {"Records": [_sqs_record(m, self.queue_url) for m in messages]}
             try:
-                result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
+                with self._invoke_lock:
+                    result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             except Exception:  # the whole batch failed: Lambda's event source mapping retries all of it
                 failed = {m["MessageId"] for m in messages}
@@ -121,7 +124,7 @@ class Stack:
     def invoke_api(self, event: dict) -> dict:
         from local.functions import LambdaContext
 
-        with self._api_lock:
+        with self._invoke_lock:
             return self.api.lambda_handler(event, LambdaContext(function_name="api"))
 
     def start(self) -> None:

@@ -9,6 +9,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
@@ -62,16 +63,35 @@ def submit(record: SQSRecord) -> None:
     try:
         result = submission.handle(message["lrn"], delivery)
     except SendingError:
-        backoff = min(settings.retry_base_seconds * 2 ** (delivery - 1), 120)
-        queue.retry_later(record.receipt_handle, backoff)
         metrics.add_metric(name="SendingErrors", unit=MetricUnit.Count, value=1)
         raise
     logger.info("submission", extra={"lrn": result.lrn, "action": result.action, "delivery": delivery})
     metrics.add_metric(name=f"Submission{result.action.title()}", unit=MetricUnit.Count, value=1)
 
 
+def _back_off(event: dict, failed: set[str]) -> None:
+    """Failed messages, and the ones skipped behind them in their group, come back after a back-off that
+    doubles with each delivery instead of the queue's whole visibility timeout: a FIFO group stays
+    blocked while any of its messages is in flight."""
+    retries = {}
+    for record in event.get("Records", []):
+        if record["messageId"] in failed:
+            delivery = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            retries[record["receiptHandle"]] = min(settings.retry_base_seconds * 2 ** (delivery - 1), 120)
+    if retries:
+        queue.retry_later(retries)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
-    return process_partial_response(event=event, record_handler=submit, processor=processor, context=context)
+    try:
+        answer = process_partial_response(
+            event=event, record_handler=submit, processor=processor, context=context
+        )
+    except BatchProcessingError:  # every record failed: Lambda retries the whole batch
+        _back_off(event, {r["messageId"] for r in event.get("Records", [])})
+        raise
+    _back_off(event, {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])})
+    return answer

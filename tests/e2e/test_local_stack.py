@@ -36,36 +36,58 @@ class Http:
             return error.code, json.loads(error.read() or b"null")
 
     def wait_for(self, lrns: list[str], state: str, seconds: float = 60) -> dict[str, dict]:
-        deadline = time.monotonic() + seconds
+        """Poll the list endpoint (a page of 100 per request) until every one of `lrns` is in `state`."""
+        deadline, wanted = time.monotonic() + seconds, set(lrns)
+        systems = {self("GET", f"/declarations/{lrn}")[1]["system"] for lrn in lrns[:1]} if lrns else set()
         while True:
-            shown = {lrn: self("GET", f"/declarations/{lrn}")[1] for lrn in lrns}
-            if all(d["state"] == state for d in shown.values()):
-                return shown
+            found: dict[str, dict] = {}
+            for system in systems:
+                token = None
+                while True:
+                    query = f"/declarations?system={system}&state={state}&limit=100" + (
+                        f"&next={token}" if token else ""
+                    )
+                    _, page = self("GET", query)
+                    found.update({d["lrn"]: d for d in page["items"] if d["lrn"] in wanted})
+                    token = page["next"]
+                    if not token:
+                        break
+            if set(found) == wanted:
+                return found
             if time.monotonic() > deadline:
-                pytest.fail(
-                    f"not all {state} after {seconds}s: { {k: v['state'] for k, v in shown.items()} }"
-                )
-            time.sleep(0.3)
+                missing = sorted(wanted - set(found))
+                pytest.fail(f"{len(missing)} not {state} after {seconds}s, e.g. {missing[:5]}")
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[Http, subprocess.Popen]]:
-    environment = {**os.environ, "PORT": "0", "RELEASE_INTERVAL_SECONDS": "2"}
+def stack(tmp_path_factory) -> Iterator[tuple[Http, subprocess.Popen]]:
+    environment = {
+        **os.environ,
+        "PORT": "0",
+        "RELEASE_INTERVAL_SECONDS": "1",
+        "CIRCUIT_RECOVERY_SECONDS": "3",
+    }
     environment.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    if "http://" not in line:
-        process.kill()
-        pytest.fail(f"stack did not start: {line}{process.stderr.read()}")
-    url = line.split("up on ", 1)[1].split()[0]
-    yield Http(url), process
+    # the stack's output goes to a file: an undrained pipe would fill up and block its logging
+    output = tmp_path_factory.mktemp("stack") / "output.log"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.stack"],
+            cwd=ROOT,
+            env=environment,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while "up on http://" not in output.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"stack did not start: {output.read_text()[-3000:]}")
+        time.sleep(0.2)
+    line = next(line for line in output.read_text().splitlines() if "up on http://" in line)
+    process.output = output
+    yield Http(line.split("up on ", 1)[1].split()[0]), process
     if process.poll() is None:
         process.kill()
 
@@ -142,9 +164,61 @@ def test_cancel_and_unknown(stack):
     assert http("GET", "/openapi.json")[1]["info"]["title"] == "Écluse"
 
 
+def test_two_hundred_held_drain_in_order_at_the_rate_behind_which_a_newcomer_waits(stack):
+    http, _ = stack
+    system = "ATLAS"
+    assert http("PUT", f"/systems/{system}/release", {"rate_per_minute": 600, "burst": 20})[0] == 200
+    http(
+        "PUT",
+        f"/systems/{system}/status",
+        {"status": "UNAVAILABLE", "source": "OPERATOR", "reference": "MT-1"},
+    )
+    held = []
+    for _ in range(200):
+        body = declaration_body(system=system, customs_office="DE004800")
+        assert http("POST", "/declarations", body)[1]["state"] == "QUEUED"
+        held.append(body["lrn"])
+    _, shown = http("GET", f"/systems/{system}")
+    assert (shown["held"], shown["mode"]) == (200, "HOLDING")
+    http("PUT", f"/systems/{system}/status", {"status": "AVAILABLE", "source": "OPERATOR"})
+    newcomer = declaration_body(system=system, customs_office="DE004800")
+    assert http("POST", "/declarations", newcomer)[1]["state"] == "QUEUED"
+    http.wait_for([*held, newcomer["lrn"]], "ACCEPTED", seconds=120)
+    _, customs = http("GET", "/_sim/state")
+    received = [r for r in customs["received"] if r["system"] == system]
+    assert [r["lrn"] for r in received] == [*held, newcomer["lrn"]]
+    times = [r["at"] for r in received]
+    # the token bucket's bound for any 10 s window: burst + rate x 10 s
+    assert max(sum(1 for u in times if t <= u < t + 10) for t in times) <= 20 + 100
+    assert times[-1] - times[0] >= 0.9 * (201 - 20) / 10  # throttled, not dumped at once
+
+
+def test_customs_going_silent_is_detected_and_its_return_too(stack):
+    http, _ = stack
+    system = "DMS_DK"
+    http("POST", "/_sim/outage", {"system": system, "kind": "server_error"})
+    lrns = []
+    for _ in range(4):
+        body = declaration_body(system=system, customs_office="DK003102")
+        http("POST", "/declarations", body)
+        lrns.append(body["lrn"])
+    deadline = time.monotonic() + 60
+    while http("GET", f"/systems/{system}")[1]["source"] != "AUTO":
+        assert time.monotonic() < deadline, "sending errors never held the system"
+        time.sleep(0.5)
+    _, shown = http("GET", f"/systems/{system}")
+    assert (shown["status"], shown["mode"]) == ("UNAVAILABLE", "HOLDING")
+    http("DELETE", "/_sim/outage", {"system": system})
+    http.wait_for(lrns, "ACCEPTED", seconds=90)  # a probe found customs back; the rest followed
+    _, shown = http("GET", f"/systems/{system}")
+    assert (shown["status"], shown["source"], shown["mode"]) == ("AVAILABLE", "AUTO", "NORMAL")
+    _, customs = http("GET", "/_sim/state")
+    assert [r["lrn"] for r in customs["received"] if r["system"] == system] == lrns
+
+
 def test_ctrl_c_stops_cleanly(stack):
     _, process = stack
     process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=20)
+    process.wait(timeout=20)
     assert process.returncode == 0
-    assert "Écluse stopped" in out
+    assert "Écluse stopped" in process.output.read_text()

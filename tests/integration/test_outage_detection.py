@@ -120,7 +120,9 @@ def test_auto_never_overrides_an_operator_and_the_operator_wins(
     assert board.get("DELTA_G").auto_held
     customs.set_outage("DELTA_G", None)
     # the operator knows better than the circuit (which would still refuse for a while)
-    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="provider fixed it"), clock.now())
+    board.change(
+        "DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="provider fixed it"), clock.now()
+    )
     assert submission.handle(lrns[3]).action == "accepted"
 
 
@@ -152,7 +154,11 @@ def test_unreadable_systems_table_sends_nothing(aws, ledger, submit_queue, custo
     detection = AutoDetection(board, clock)
     gateway = CircuitBreakingGateway(customs, dynamodb_persistence(broken, systems_table), detection)
     submission = Submission(
-        DynamoDbLedger(broken, aws.env("api")["DECLARATIONS_TABLE"], systems_table), gateway, clock, 8, detection
+        DynamoDbLedger(broken, aws.env("api")["DECLARATIONS_TABLE"], systems_table),
+        gateway,
+        clock,
+        8,
+        detection,
     )
     with pytest.raises(ClientError):
         submission.handle(lrn)  # SQS will deliver it again

@@ -219,3 +219,18 @@ def test_deadline_at_risk_is_reported_with_the_rate_that_meets_it(ledger, board,
     report = Release(ledger, board, submit_queue, clock).run()
     assert report.at_risk["DELTA_G"]["at_risk"] is True
     assert report.at_risk["DELTA_G"]["rate_to_meet_deadline"] == 3  # 30 in the 10 minutes left
+
+
+def test_held_again_then_released_within_five_minutes_is_not_deduplicated_away(
+    ledger, board, submit_queue, clock, sqs, aws
+):
+    record = Lodging(ledger, submit_queue, clock).lodge(validate(declaration_body())).record
+    _set(board, clock, Status.UNAVAILABLE)  # down before the consumer got to it: held again
+    assert (
+        Submission(ledger, SimulatedCustoms(), clock, max_attempts=3).handle(record.lrn).action == "requeued"
+    )
+    _set(board, clock, Status.AVAILABLE)
+    Release(ledger, board, submit_queue, clock).run()
+    # the first message (still in the queue here) and the new release's: SQS FIFO would drop a second
+    # message with the first one's deduplication id for five minutes
+    assert _sent(sqs, aws) == [record.lrn, record.lrn]

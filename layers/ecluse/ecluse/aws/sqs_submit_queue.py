@@ -1,4 +1,4 @@
-"""The submit queue: SQS FIFO, one message group per customs system (order), deduplicated by LRN."""
+"""The submit queue: SQS FIFO, one message group per customs system (order), deduplicated per release."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ class SqsSubmitQueue:
             QueueUrl=self._url,
             MessageBody=json.dumps({"lrn": record.lrn, "system": record.system}),
             MessageGroupId=record.system,
-            MessageDeduplicationId=record.lrn,
+            # One id per release of a declaration: re-sends of the same release are deduplicated, but a
+            # declaration held again and released anew within SQS's 5-minute window is not dropped.
+            MessageDeduplicationId=f"{record.lrn}.{len(record.history)}",
         )
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:

@@ -1,0 +1,135 @@
+"""The in-memory twins used for the 10 000-declaration tests behave like the DynamoDB adapters: the
+same checks run against both."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ecluse.declarations import State
+from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, ReleaseGrant, StateConflict, SystemHolding
+from ecluse.lodging import validate
+from ecluse.systems import Source, Status, StatusChange
+from ecluse.throttle import ReleaseConfig, TokenBucket
+from tests.factories import declaration_body
+from tests.fakes import InMemoryBoard, InMemoryLedger, Store
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def adapters(request):
+    if request.param == "memory":
+        store = Store()
+        return InMemoryLedger(store), InMemoryBoard(store)
+    return request.getfixturevalue("ledger"), request.getfixturevalue("board")
+
+
+def _declaration(**overrides):
+    return validate(declaration_body(**overrides))
+
+
+def _down(board, clock, source=Source.OPERATOR):
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, source), clock.now())
+
+
+def test_fast_path_only_when_normal_and_backlog_counted(adapters, clock):
+    ledger, board = adapters
+    assert ledger.add(_declaration(), "f", clock.now(), None).state is State.RELEASED
+    _down(board, clock)
+    with pytest.raises(FastPathClosed):
+        ledger.add(_declaration(), "f", clock.now(), None)
+    held = ledger.add(_declaration(), "f", clock.now(), "held")
+    assert held.state is State.QUEUED
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
+    with pytest.raises(FastPathClosed):  # backlog: the newcomer waits
+        ledger.add(_declaration(), "f", clock.now(), None)
+    assert board.get("DELTA_G").held == 1
+
+
+def test_duplicate_lrn(adapters, clock):
+    ledger, _ = adapters
+    declaration = _declaration()
+    ledger.add(declaration, "f1", clock.now(), None)
+    with pytest.raises(DuplicateLrn) as duplicate:
+        ledger.add(declaration, "f2", clock.now(), None)
+    assert duplicate.value.existing.fingerprint == "f1"
+
+
+def test_oldest_first_and_conditional_moves(adapters, clock):
+    ledger, board = adapters
+    _down(board, clock)
+    lrns = []
+    for _ in range(3):
+        lrns.append(ledger.add(_declaration(), "f", clock.now(), "held").lrn)
+        clock.advance(milliseconds=1)
+    assert [r.lrn for r in ledger.oldest("DELTA_G", State.QUEUED, 2)] == lrns[:2]
+    first = ledger.get(lrns[0])
+    move = Move(State.CANCELLED, "x", frozenset({State.QUEUED}), held_delta=-1)
+    ledger.move(first, move, clock.now())
+    with pytest.raises(StateConflict) as conflict:
+        ledger.move(first, move, clock.now())
+    assert conflict.value.current is State.CANCELLED
+    assert board.get("DELTA_G").held == 2
+
+
+def test_gates(adapters, clock):
+    ledger, board = adapters
+    record = ledger.add(_declaration(), "f", clock.now(), None)
+    _down(board, clock)
+    submit = Move(State.SUBMITTED, "x", frozenset({State.RELEASED}), gate=Gate.OPEN)
+    with pytest.raises(SystemHolding):
+        ledger.move(record, submit, clock.now())
+    probe_submit = Move(State.SUBMITTED, "x", frozenset({State.RELEASED}), gate=Gate.OPEN_OR_AUTO)
+    with pytest.raises(SystemHolding):  # an operator's outage: no probe gets through
+        ledger.move(record, probe_submit, clock.now())
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.AUTO), clock.now())
+    assert ledger.move(record, probe_submit, clock.now()).state is State.SUBMITTED
+
+
+def test_release_grant_needs_the_lease_and_an_open_unpaused_system(adapters, clock):
+    ledger, board = adapters
+    _down(board, clock)
+    records = [ledger.add(_declaration(), "f", clock.now(), "held") for _ in range(3)]
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
+    grant = ReleaseGrant("run-a", TokenBucket(4.0, clock.now()), 1)
+    release = Move(State.RELEASED, "x", frozenset({State.QUEUED}), held_delta=-1, grant=grant)
+    with pytest.raises(SystemHolding):  # no lease
+        ledger.move(records[0], release, clock.now())
+    assert board.acquire_lease("DELTA_G", "run-a", clock.now(), clock.now() + timedelta(seconds=60))
+    assert not board.acquire_lease("DELTA_G", "run-b", clock.now(), clock.now() + timedelta(seconds=60))
+    ledger.move(records[0], release, clock.now())
+    state = board.get("DELTA_G")
+    assert (state.held, state.bucket.tokens, state.released_last_minute) == (2, 4.0, 1)
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10, paused=True))
+    with pytest.raises(SystemHolding):
+        ledger.move(records[1], release, clock.now())
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10))
+    _down(board, clock)
+    with pytest.raises(SystemHolding):
+        ledger.move(records[1], release, clock.now())
+    board.release_lease("DELTA_G", "run-a")
+    assert board.acquire_lease("DELTA_G", "run-b", clock.now(), clock.now() + timedelta(seconds=60))
+
+
+def test_probe_grant_only_into_an_auto_held_system_once_per_interval(adapters, clock):
+    ledger, board = adapters
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.AUTO), clock.now())
+    records = [ledger.add(_declaration(), "f", clock.now(), "held") for _ in range(2)]
+    grant = ReleaseGrant(
+        "run", TokenBucket(0, clock.now()), 0, probe_until=clock.now() + timedelta(seconds=60)
+    )
+    probe = Move(State.RELEASED, "probe", frozenset({State.QUEUED}), held_delta=-1, grant=grant)
+    ledger.move(records[0], probe, clock.now())
+    with pytest.raises(SystemHolding):  # one probe at a time
+        ledger.move(records[1], probe, clock.now())
+    assert board.get("DELTA_G").held == 1
+
+
+def test_stale_released_are_found_for_the_sweep(adapters, clock):
+    ledger, _ = adapters
+    record = ledger.add(_declaration(), "f", clock.now(), None)
+    assert ledger.stale_released(clock.now() - timedelta(minutes=2), 10) == []
+    clock.advance(minutes=3)
+    assert [r.lrn for r in ledger.stale_released(clock.now() - timedelta(minutes=2), 10)] == [record.lrn]
+    ledger.mark_enqueued(record, clock.now())
+    assert ledger.stale_released(clock.now() - timedelta(minutes=2), 10) == []
