@@ -100,7 +100,10 @@ class Stack:
             event = {"Records": [_sqs_record(m, self.queue_url) for m in messages]}
             try:
                 with self._invoke_lock:
-                    result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
+                    try:
+                        result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
+                    finally:
+                        _forget_metrics(self.submit)
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             except Exception:  # the whole batch failed: Lambda's event source mapping retries all of it
                 failed = {m["MessageId"] for m in messages}
@@ -125,7 +128,10 @@ class Stack:
         from local.functions import LambdaContext
 
         with self._invoke_lock:
-            return self.api.lambda_handler(event, LambdaContext(function_name="api"))
+            try:
+                return self.api.lambda_handler(event, LambdaContext(function_name="api"))
+            finally:
+                _forget_metrics(self.api)
 
     def start(self) -> None:
         for target in (self._poll_submit_queue, self._tick_release, self.http.serve_forever):
@@ -136,6 +142,12 @@ class Stack:
         self.http.shutdown()
         self.customs_server.shutdown()
         self.moto.stop()
+
+
+def _forget_metrics(function: Any) -> None:
+    # With metrics disabled locally Powertools never flushes, so it never clears: without this a long
+    # `make run` would keep every metric of every invocation in memory.
+    function.metrics.clear_metrics()
 
 
 def _sqs_record(message: dict, queue_url: str) -> dict:

@@ -204,3 +204,27 @@ def test_list_bad_parameters_are_422(api):
     status, answer = api.call("GET", "/declarations", query={"system": "DELTA_G", "next": "garbage"})
     assert (status, answer["error"]["code"]) == (422, "invalid_next_token")
     assert api.call("GET", "/declarations", query={"system": "NOPE"})[0] == 404
+
+
+def test_during_an_outage_a_declaration_costs_one_write_not_two(ledger, submit_queue, board, clock):
+    from ecluse.lodging import Lodging, validate
+    from ecluse.systems import Source, Status, StatusChange
+
+    writes = []
+
+    class CountingLedger:
+        def __getattr__(self, name):
+            return getattr(ledger, name)
+
+        def add(self, *args, **kwargs):
+            writes.append(kwargs["hold_reason"])
+            return ledger.add(*args, **kwargs)
+
+    lodging = Lodging(CountingLedger(), submit_queue, clock)
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.OPERATOR), clock.now())
+    states = [lodging.lodge(validate(declaration_body())).record.state.value for _ in range(3)]
+    assert states == ["QUEUED"] * 3
+    assert len(writes) == 4  # one refused fast path, then straight to the queue
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
+    clock.advance(seconds=6)
+    assert lodging.lodge(validate(declaration_body())).record.state.value == "QUEUED"  # behind the backlog

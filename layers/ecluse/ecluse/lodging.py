@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -15,6 +16,10 @@ from ecluse.errors import EcluseError, FieldProblem, conflict, invalid, not_foun
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
 
 MAX_BODY_BYTES = 1024 * 1024
+# After the fast path was refused for a system, newcomers go straight to the queue for a few seconds:
+# one write instead of a refused transaction and a second one. Holding is always correct (the release
+# run sends a held declaration as soon as the system is NORMAL); only the fast path needs the check.
+REMEMBER_HOLDING = timedelta(seconds=5)
 
 
 class SubmitQueue(Protocol):
@@ -63,15 +68,21 @@ class Lodging:
         self._queue = queue
         self._clock = clock
         self._logger = logger
+        self._holding: dict[str, tuple[datetime, str]] = {}  # system -> (until, why), this environment
 
     def lodge(self, declaration: Declaration) -> Lodged:
         fingerprint = declaration.fingerprint()
         at = self._clock.now()
+        remembered = self._holding.get(declaration.system)
         try:
-            try:
-                record = self._ledger.add(declaration, fingerprint, at, hold_reason=None)
-            except FastPathClosed as closed:
-                record = self._ledger.add(declaration, fingerprint, at, hold_reason=closed.reason)
+            if remembered and at < remembered[0]:
+                record = self._ledger.add(declaration, fingerprint, at, hold_reason=remembered[1])
+            else:
+                try:
+                    record = self._ledger.add(declaration, fingerprint, at, hold_reason=None)
+                except FastPathClosed as closed:
+                    self._holding[declaration.system] = (at + REMEMBER_HOLDING, closed.reason)
+                    record = self._ledger.add(declaration, fingerprint, at, hold_reason=closed.reason)
         except DuplicateLrn as duplicate:
             if duplicate.existing.fingerprint != fingerprint:
                 raise conflict(
