@@ -23,8 +23,14 @@ class SqsSubmitQueue:
             MessageDeduplicationId=f"{record.lrn}.{len(record.history)}",
         )
 
-    def retry_later(self, receipt_handle: str, seconds: int) -> None:
-        """Back off before the next delivery instead of waiting the whole visibility timeout."""
-        self._sqs.change_message_visibility(
-            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
-        )
+    def retry_later(self, delays: dict[str, int]) -> None:
+        """Make received messages (receipt handle -> seconds) visible again after their delay."""
+        handles = list(delays.items())
+        for start in range(0, len(handles), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for index, (handle, seconds) in enumerate(handles[start : start + 10])
+                ],
+            )
