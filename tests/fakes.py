@@ -14,7 +14,7 @@ from ecluse.clock import iso, parse_iso
 from ecluse.declarations import Declaration, HistoryEntry, Record, State
 from ecluse.errors import EcluseError, conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, StateConflict, SystemHolding
-from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.systems import Source, StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
 
 
@@ -94,7 +94,7 @@ class InMemoryLedger:
             if current is None or current.state not in move.expected:
                 raise StateConflict(record.lrn, current.state if current else None)
             system = s.system(current.system)
-            down = system.status is Status.UNAVAILABLE
+            down = system.holds
             if move.gate is Gate.OPEN and down:
                 raise SystemHolding(current.system)
             if move.gate is Gate.OPEN_OR_AUTO and down and system.source is not Source.AUTO:
@@ -131,7 +131,9 @@ class InMemoryLedger:
             s.unindex(current)
             s.records[current.lrn] = moved
             s.index(moved)
-            s.systems[current.system] = replace(system, held=system.held + move.held_delta)
+            s.systems[current.system] = replace(
+                system, held=system.held + move.held_delta, emergency=system.emergency + move.emergency_delta
+            )
             return moved.model_copy(update={"body": record.body})
 
     def page(self, *, system, state, limit, token):

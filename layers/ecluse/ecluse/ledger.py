@@ -66,6 +66,7 @@ class Move:
     detail: str
     expected: frozenset[State]
     held_delta: int = 0  # the system's backlog counter moves in the same transaction
+    emergency_delta: int = 0  # and its count of fallback declarations awaiting re-integration
     gate: Gate = Gate.NONE
     grant: ReleaseGrant | None = None
     count_attempt: bool = False

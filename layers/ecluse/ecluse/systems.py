@@ -36,22 +36,26 @@ class CustomsSystem:
     id: str
     country: str
     name: str
-    # Hours after the end of an outage within which held and fallback declarations must be re-integrated;
-    # None where no public source gives one (DOMAIN.md). French DELTA family: 24 h (seed 004).
-    reintegration_hours: int | None = None
     default_rate_per_minute: int = 60
 
+    @property
+    def reintegration_hours(self) -> int | None:
+        """Hours after an outage's end to re-integrate; from the system's continuity policy (None where
+        no source gives one). Imported here lazily: the policies module builds on this one."""
+        from ecluse import policies
 
-_FR_24H = 24
+        return policies.policy(self.id).reintegration.deadline_hours
+
+
 REGISTRY: dict[str, CustomsSystem] = {
     s.id: s
     for s in (
-        CustomsSystem("DELTA_G", "FR", "DELTA G (import/export, common law)", _FR_24H),
-        CustomsSystem("DELTA_X", "FR", "DELTA X (express freight)", _FR_24H),
-        CustomsSystem("DELTA_H7", "FR", "DELTA H7 (low-value e-commerce)", _FR_24H),
-        CustomsSystem("DELTA_T", "FR", "DELTA T (transit, NCTS)", _FR_24H),
-        CustomsSystem("DELTA_IMPORT", "FR", "DELTA Import / IE", _FR_24H),
-        CustomsSystem("ECS", "FR", "ECS (export control)", _FR_24H),
+        CustomsSystem("DELTA_G", "FR", "DELTA G (import/export, common law)"),
+        CustomsSystem("DELTA_X", "FR", "DELTA X (express freight)"),
+        CustomsSystem("DELTA_H7", "FR", "DELTA H7 (low-value e-commerce)"),
+        CustomsSystem("DELTA_T", "FR", "DELTA T (transit, NCTS)"),
+        CustomsSystem("DELTA_IMPORT", "FR", "DELTA Import / IE"),
+        CustomsSystem("ECS", "FR", "ECS (export control)"),
         CustomsSystem("ICS2", "FR", "ICS2 (entry summary)"),
         CustomsSystem("CDS", "GB", "Customs Declaration Service"),
         CustomsSystem("AIS", "IE", "Automated Import System"),
@@ -125,10 +129,25 @@ class SystemState:
         return self.status is Status.UNAVAILABLE and self.source is Source.AUTO
 
     @property
+    def holds(self) -> bool:
+        """UNAVAILABLE, and this system's policy holds declarations for this kind of outage (some
+        authorities buffer what is sent during planned maintenance: the policy says send_through)."""
+        if self.status is not Status.UNAVAILABLE:
+            return False
+        from ecluse import policies
+
+        return not policies.policy(self.system).passes_through(self.source)
+
+    @property
+    def backlog(self) -> int:
+        """Held declarations and fallback declarations waiting to be re-integrated."""
+        return self.held + self.emergency
+
+    @property
     def mode(self) -> Mode:
-        if self.status is Status.UNAVAILABLE:
+        if self.holds:
             return Mode.HOLDING
-        return Mode.DRAINING if self.held > 0 else Mode.NORMAL
+        return Mode.DRAINING if self.backlog > 0 else Mode.NORMAL
 
     @property
     def accepts_fast_path(self) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from ecluse import policies
 from ecluse.aws.items import from_item, to_item, to_value
 from ecluse.clock import iso, parse_iso
 from ecluse.declarations import Declaration, HistoryEntry, Record, State
@@ -43,6 +44,20 @@ _INDEX_FOR = {
     (True, False): ("by_system", "system"),
     (False, True): ("by_state", "state"),
 }
+
+
+def _open_condition(system: str, names: dict, values: dict, also: Source | None = None) -> str:
+    """The system is not holding: not UNAVAILABLE, or UNAVAILABLE for a reason its policy sends through
+    (planned maintenance where the authority buffers), or for `also` (a probe into an AUTO outage)."""
+    names["#status"] = "status"
+    values[":down"] = Status.UNAVAILABLE.value
+    passing = sorted(policies.policy(system).passable_sources | ({also} if also else set()))
+    if not passing:
+        return "(attribute_not_exists(#status) OR #status <> :down)"
+    names["#source"] = "source"
+    values.update({f":pass{i}": source.value for i, source in enumerate(passing)})
+    listed = ", ".join(f":pass{i}" for i in range(len(passing)))
+    return f"(attribute_not_exists(#status) OR #status <> :down OR #source IN ({listed}))"
 
 
 def _order_key(received_at: str, lrn: str) -> str:
@@ -123,17 +138,17 @@ class DynamoDbLedger:
             }
         }
         if state is State.RELEASED:
+            check_names: dict[str, str] = {}
+            check_values: dict[str, Any] = {":zero": 0}
+            open_system = _open_condition(declaration.system, check_names, check_values)
             system_part = {
                 "ConditionCheck": {
                     "TableName": self._systems,
                     "Key": self._system_key(declaration.system),
-                    "ConditionExpression": "(attribute_not_exists(#status) OR #status <> :down) "
-                    "AND (attribute_not_exists(held) OR held <= :zero)",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":down": to_value(Status.UNAVAILABLE.value),
-                        ":zero": to_value(0),
-                    },
+                    "ConditionExpression": f"{open_system} AND (attribute_not_exists(held) OR held <= :zero) "
+                    "AND (attribute_not_exists(emergency) OR emergency <= :zero)",
+                    "ExpressionAttributeNames": check_names,
+                    "ExpressionAttributeValues": {k: to_value(v) for k, v in check_values.items()},
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             }
@@ -150,7 +165,7 @@ class DynamoDbLedger:
             if system.get("status") == Status.UNAVAILABLE.value:
                 why = f"held: {declaration.system} is UNAVAILABLE"
             else:
-                waiting = system.get("held", 0)
+                waiting = int(system.get("held", 0)) + int(system.get("emergency", 0))
                 why = f"held behind {waiting} declaration(s) already waiting for {declaration.system}"
             raise FastPathClosed(why)
         return _record(values)
@@ -253,11 +268,9 @@ class DynamoDbLedger:
         values: dict[str, Any] = {":down": Status.UNAVAILABLE.value}
         conditions, sets, adds = [], [], []
         if move.gate is Gate.OPEN:
-            conditions.append("(attribute_not_exists(#status) OR #status <> :down)")
+            conditions.append(_open_condition(system, names, values))
         elif move.gate is Gate.OPEN_OR_AUTO:
-            names["#source"] = "source"
-            values[":auto"] = Source.AUTO.value
-            conditions.append("(attribute_not_exists(#status) OR #status <> :down OR #source = :auto)")
+            conditions.append(_open_condition(system, names, values, also=Source.AUTO))
         grant = move.grant
         if grant and grant.probe_until is not None:
             names["#source"] = "source"
@@ -277,7 +290,7 @@ class DynamoDbLedger:
                 }
             )
             conditions.append("lease_owner = :owner")
-            conditions.append("(attribute_not_exists(#status) OR #status <> :down)")
+            conditions.append(_open_condition(system, names, values))
             conditions.append("(attribute_not_exists(release_paused) OR release_paused = :no)")
             sets += [
                 "bucket_tokens = :tokens",
@@ -288,6 +301,9 @@ class DynamoDbLedger:
         if move.held_delta:
             values[":delta"] = move.held_delta
             adds.append("held :delta")
+        if move.emergency_delta:
+            values[":emergency_delta"] = move.emergency_delta
+            adds.append("emergency :emergency_delta")
         if not (conditions or sets or adds):
             return None
         used = " ".join([*conditions, *sets, *adds])
