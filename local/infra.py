@@ -75,9 +75,7 @@ def create(session: Any, stack_name: str = "ecluse", parameters: dict[str, str] 
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(body),
-        Parameters=[
-            {"ParameterKey": k, "ParameterValue": v} for k, v in params.items() if k in body["Parameters"]
-        ],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items() if k in body["Parameters"]],
     )
     status = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":

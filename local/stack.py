@@ -63,9 +63,7 @@ class Stack:
         self.api = load("api", {**self.resources.env("api"), **overrides})
         self.submit = load("submit", {**self.resources.env("submit"), **overrides})
         # one pass per tick here (the tick is the schedule); in AWS a run spreads over its minute
-        self.release = load(
-            "release", {**self.resources.env("release"), **overrides, "RELEASE_RUN_SECONDS": "0"}
-        )
+        self.release = load("release", {**self.resources.env("release"), **overrides, "RELEASE_RUN_SECONDS": "0"})
         environment = self.resources.env("api")
         self.sqs = boto3.client("sqs")
         self.queue_url = environment["SUBMIT_QUEUE_URL"]
@@ -116,9 +114,7 @@ class Stack:
 
         while not self._stopping.wait(self.release_interval):
             try:
-                self.release.lambda_handler(
-                    {"source": "aws.scheduler"}, LambdaContext(function_name="release")
-                )
+                self.release.lambda_handler({"source": "aws.scheduler"}, LambdaContext(function_name="release"))
             except Exception as error:
                 if self._stopping.is_set():
                     return
@@ -195,9 +191,7 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self._reply(
                     413,
-                    json.dumps(
-                        {"error": {"code": "payload_too_large", "message": "body over 10 MB", "details": []}}
-                    ),
+                    json.dumps({"error": {"code": "payload_too_large", "message": "body over 10 MB", "details": []}}),
                 )
                 return
             raw = self.rfile.read(length) if length else b""
@@ -255,10 +249,7 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                     self._reply(
                         404,
                         json.dumps(
-                            {
-                                "error": "simulator routes: GET /_sim/state, POST|DELETE "
-                                "/_sim/outage, POST /_sim/reject"
-                            }
+                            {"error": "simulator routes: GET /_sim/state, POST|DELETE /_sim/outage, POST /_sim/reject"}
                         ),
                     )
                     return

@@ -86,9 +86,9 @@ def aws_calls() -> list[str]:
         def consume() -> int:
             handled = 0
             while True:
-                messages = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
-                ).get("Messages", [])
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+                    "Messages", []
+                )
                 if not messages:
                     return handled
                 submit.lambda_handler({"Records": [_sqs_record(m, url) for m in messages]}, LambdaContext())
@@ -105,15 +105,11 @@ def aws_calls() -> list[str]:
                 after.pop(name, None)
             return +after
 
-        fast_api = measure(
-            lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)]
-        )
+        fast_api = measure(lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)])
         fast_submit = measure(consume)
         api.call("PUT", "/systems/DELTA_G/release", {"rate_per_minute": 6000, "burst": 1000})
         api.call("PUT", "/systems/DELTA_G/status", {"status": "UNAVAILABLE"})
-        held_api = measure(
-            lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)]
-        )
+        held_api = measure(lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)])
         api.call("PUT", "/systems/DELTA_G/status", {"status": "AVAILABLE"})
 
         def release_all() -> None:

@@ -34,9 +34,7 @@ class Store:
         return self.systems.get(name) or SystemState(name)
 
     def index(self, record: Record) -> None:
-        bisect.insort(
-            self.order.setdefault((record.system, record.state), []), (record.received_at, record.lrn)
-        )
+        bisect.insort(self.order.setdefault((record.system, record.state), []), (record.received_at, record.lrn))
 
     def unindex(self, record: Record) -> None:
         self.order[(record.system, record.state)].remove((record.received_at, record.lrn))
@@ -46,9 +44,7 @@ class InMemoryLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def add(
-        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None
-    ) -> Record:
+    def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
         s = self.store
         with s.lock:
             s.calls += 1
@@ -194,9 +190,7 @@ class InMemoryBoard:
             if self.store.system(system).version != current.version:
                 raise conflict("status_changed_concurrently", "retry")
             self.store.systems[system] = updated
-            self.store.history.setdefault(system, []).insert(
-                0, {"status": updated.status.value, "at": iso(at)}
-            )
+            self.store.history.setdefault(system, []).insert(0, {"status": updated.status.value, "at": iso(at)})
             return updated
 
     def history(self, system: str, limit: int = 20) -> list[dict]:
@@ -212,11 +206,7 @@ class InMemoryBoard:
         with self.store.lock:
             self.store.calls += 1
             state = self.store.system(system)
-            if (
-                state.lease_owner not in (None, owner)
-                and state.lease_expires_at
-                and state.lease_expires_at >= now
-            ):
+            if state.lease_owner not in (None, owner) and state.lease_expires_at and state.lease_expires_at >= now:
                 return False
             self.store.systems[system] = replace(state, lease_owner=owner, lease_expires_at=until)
             return True

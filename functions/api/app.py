@@ -21,6 +21,8 @@ from ecluse.clock import SystemClock
 from ecluse.config import ApiSettings
 from ecluse.declarations import LRN_PATTERN, Declaration, State
 from ecluse.errors import EcluseError, invalid
+from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
+from ecluse.fallback_document import build as build_fallback_document
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
 from ecluse.operations import Operations, StatusRequest
 from ecluse.throttle import ReleaseConfig
@@ -32,15 +34,15 @@ settings = ApiSettings.from_env()
 _dynamodb = boto3.client("dynamodb")
 _clock = SystemClock()
 _ledger = DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table)
+_board = DynamoDbStatusBoard(_dynamodb, settings.systems_table)
+fallback = FallbackProcedure(_ledger, _board, _clock)
 lodging = Lodging(
     _ledger,
     SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
     _clock,
     logger,
 )
-operations = Operations(
-    DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock, _ledger.oldest_held_at
-)
+operations = Operations(DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock, _ledger.oldest_held_at)
 app = APIGatewayRestResolver(enable_validation=True)
 
 LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, description="the declaration's LRN")]
@@ -123,6 +125,50 @@ def cancel_declaration(lrn: LrnPath) -> dict[str, Any]:
     return lodging.cancel(lrn).answer()
 
 
+@app.post("/declarations/<lrn>/emergency", summary="Switch a held declaration to the fallback procedure")
+def switch_to_fallback(lrn: LrnPath, request: Annotated[EmergencyRequest | None, Body()] = None) -> dict[str, Any]:
+    return fallback.switch(lrn, request).answer()
+
+
+@app.post("/declarations/<lrn>/physical-control", summary="Record a physical control of fallback goods")
+def record_physical_control(lrn: LrnPath, control: Annotated[PhysicalControl, Body()]) -> dict[str, Any]:
+    return fallback.physical_control(lrn, control).answer()
+
+
+@app.get("/declarations/<lrn>/fallback-document", summary="The fallback declaration, PDF or JSON")
+def fallback_document(
+    lrn: LrnPath,
+    format: Annotated[str | None, Query(pattern="^(pdf|json)$")] = None,
+) -> Response[Any]:
+    record = lodging.get_with_body(lrn)
+    if not record.fallback_at:
+        raise EcluseError(
+            "not_in_fallback",
+            f"{lrn} is {record.state} and was never switched to the fallback "
+            "procedure: POST /declarations/{lrn}/emergency first",
+            http_status=409,
+        )
+    document = build_fallback_document(record)
+    accept = app.current_event.headers.get("accept") or app.current_event.headers.get("Accept") or ""
+    if format == "pdf" or (format is None and "application/pdf" in accept):
+        from ecluse.fallback_pdf import render  # fpdf2 only on this path
+
+        return Response(
+            200,
+            "application/pdf",
+            render(document),
+            headers={"Content-Disposition": f'inline; filename="fallback-{lrn}.pdf"'},
+        )
+    return Response(200, content_types.APPLICATION_JSON, document)
+
+
+@app.post("/systems/<system>/emergency", summary="Switch held declarations of a system to the fallback, oldest first")
+def switch_system_to_fallback(system: str, request: Annotated[BulkEmergencyRequest, Body()]) -> dict[str, Any]:
+    systems.lookup(system)
+    result = fallback.switch_all(system, request)
+    return {"switched": result.switched, "refused": result.refused}
+
+
 @app.get("/systems", summary="Every customs system's status and backlog")
 def list_systems() -> dict[str, Any]:
     return {"items": operations.list()}
@@ -169,8 +215,6 @@ def _too_large(event: dict) -> bool:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
     if _too_large(event):  # before any parsing: a 10 MB body is refused without being read
-        body = EcluseError(
-            "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", http_status=413
-        ).as_body()
+        body = EcluseError("payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", http_status=413).as_body()
         return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
     return app.resolve(event, context)

@@ -87,9 +87,7 @@ def _back_off(event: dict, failed: set[str]) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
     try:
-        answer = process_partial_response(
-            event=event, record_handler=submit, processor=processor, context=context
-        )
+        answer = process_partial_response(event=event, record_handler=submit, processor=processor, context=context)
     except BatchProcessingError:  # every record failed: Lambda retries the whole batch
         _back_off(event, {r["messageId"] for r in event.get("Records", [])})
         raise

@@ -115,9 +115,7 @@ def test_probe_grant_only_into_an_auto_held_system_once_per_interval(adapters, c
     ledger, board = adapters
     board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.AUTO), clock.now())
     records = [ledger.add(_declaration(), "f", clock.now(), "held") for _ in range(2)]
-    grant = ReleaseGrant(
-        "run", TokenBucket(0, clock.now()), 0, probe_until=clock.now() + timedelta(seconds=60)
-    )
+    grant = ReleaseGrant("run", TokenBucket(0, clock.now()), 0, probe_until=clock.now() + timedelta(seconds=60))
     probe = Move(State.RELEASED, "probe", frozenset({State.QUEUED}), held_delta=-1, grant=grant)
     ledger.move(records[0], probe, clock.now())
     with pytest.raises(SystemHolding):  # one probe at a time

@@ -120,9 +120,7 @@ def test_auto_never_overrides_an_operator_and_the_operator_wins(
     assert board.get("DELTA_G").auto_held
     customs.set_outage("DELTA_G", None)
     # the operator knows better than the circuit (which would still refuse for a while)
-    board.change(
-        "DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="provider fixed it"), clock.now()
-    )
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="provider fixed it"), clock.now())
     assert submission.handle(lrns[3]).action == "accepted"
 
 

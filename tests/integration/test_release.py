@@ -67,9 +67,7 @@ def test_backlog_is_released_oldest_first_once_available(ledger, board, submit_q
     assert {ledger.get(lrn).state for lrn in lrns} == {State.RELEASED}
 
 
-def test_rate_limits_each_run_and_the_next_run_continues_in_order(
-    ledger, board, submit_queue, clock, sqs, aws
-):
+def test_rate_limits_each_run_and_the_next_run_continues_in_order(ledger, board, submit_queue, clock, sqs, aws):
     lrns = _hold(ledger, board, submit_queue, clock, 25)
     board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10))
     _set(board, clock, Status.AVAILABLE)
@@ -132,9 +130,7 @@ def test_paused_release_waits_and_resumes(ledger, board, submit_queue, clock, sq
     assert _sent(sqs, aws) == lrns
 
 
-def test_crash_between_ledger_and_queue_loses_nothing_and_lodges_once(
-    ledger, board, submit_queue, clock, sqs, aws
-):
+def test_crash_between_ledger_and_queue_loses_nothing_and_lodges_once(ledger, board, submit_queue, clock, sqs, aws):
     lrns = _hold(ledger, board, submit_queue, clock, 5)
     _set(board, clock, Status.AVAILABLE)
     with pytest.raises(ConnectionError):
@@ -226,9 +222,7 @@ def test_held_again_then_released_within_five_minutes_is_not_deduplicated_away(
 ):
     record = Lodging(ledger, submit_queue, clock).lodge(validate(declaration_body())).record
     _set(board, clock, Status.UNAVAILABLE)  # down before the consumer got to it: held again
-    assert (
-        Submission(ledger, SimulatedCustoms(), clock, max_attempts=3).handle(record.lrn).action == "requeued"
-    )
+    assert Submission(ledger, SimulatedCustoms(), clock, max_attempts=3).handle(record.lrn).action == "requeued"
     _set(board, clock, Status.AVAILABLE)
     Release(ledger, board, submit_queue, clock).run()
     # the first message (still in the queue here) and the new release's: SQS FIFO would drop a second

@@ -18,13 +18,9 @@ def test_sample_events_lodge_submit_and_release(aws, ledger):
     server = serve(customs)
     environment = {**aws.env("submit"), "CUSTOMS_GATEWAY_URL": f"http://127.0.0.1:{server.server_address[1]}"}
     try:
-        lodged = load("api", environment).lambda_handler(
-            _event("api-lodge-declaration.json"), LambdaContext()
-        )
+        lodged = load("api", environment).lambda_handler(_event("api-lodge-declaration.json"), LambdaContext())
         assert lodged["statusCode"] == 202
-        answer = load("submit", environment).lambda_handler(
-            _event("submit-released-declaration.json"), LambdaContext()
-        )
+        answer = load("submit", environment).lambda_handler(_event("submit-released-declaration.json"), LambdaContext())
         assert answer == {"batchItemFailures": []}
         assert ledger.get("FR-2025-000123").state.value == "ACCEPTED"
         report = load("release", {**environment, "RELEASE_RUN_SECONDS": "0"}).lambda_handler(

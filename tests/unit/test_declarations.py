@@ -64,9 +64,7 @@ def test_item_errors_name_the_item():
 def test_fingerprint_ignores_key_order_but_not_content():
     body = declaration_body()
     reordered = dict(reversed(list(body.items())))
-    assert (
-        Declaration.model_validate(body).fingerprint() == Declaration.model_validate(reordered).fingerprint()
-    )
+    assert Declaration.model_validate(body).fingerprint() == Declaration.model_validate(reordered).fingerprint()
     changed = {**body, "urgent": True}
     assert Declaration.model_validate(body).fingerprint() != Declaration.model_validate(changed).fingerprint()
 

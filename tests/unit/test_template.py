@@ -32,8 +32,7 @@ def test_tables_are_encrypted_recoverable_and_on_demand(template):
 
 def test_release_index_lists_per_system_and_state_in_receipt_order(template):
     indexes = {
-        i["IndexName"]: i
-        for i in template["Resources"]["DeclarationsTable"]["Properties"]["GlobalSecondaryIndexes"]
+        i["IndexName"]: i for i in template["Resources"]["DeclarationsTable"]["Properties"]["GlobalSecondaryIndexes"]
     }
     keys = [k["AttributeName"] for k in indexes["by_system_state"]["KeySchema"]]
     assert keys == ["system_state", "order_key"]
@@ -61,7 +60,7 @@ def test_every_api_method_requires_iam_auth(template):
     [api] = _of_type(template, "AWS::ApiGateway::RestApi").values()
     paths = api["Properties"]["Body"]["paths"]
     methods = [(p, m, op) for p, ops in paths.items() for m, op in ops.items()]
-    assert len(methods) == 9
+    assert len(methods) == 13
     for path, method, operation in methods:
         assert operation.get("security") == [{"AWS_IAM": []}], f"{method.upper()} {path} is not authenticated"
 
@@ -75,18 +74,14 @@ def test_function_policies_name_their_resources(template):
                 if "Fn::If" in statement:
                     statement = statement["Fn::If"][1]
                 assert statement.get("Resource") not in ("*", ["*"]), f"{name}: {text}"
-                actions = (
-                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                )
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert not any(a.endswith(":*") or a == "*" for a in actions), f"{name}: {text}"
 
 
 def test_every_function_has_a_log_group_with_retention(template):
     groups = _of_type(template, "AWS::Logs::LogGroup")
     for function in _of_type(template, "AWS::Lambda::Function"):
-        [group] = [
-            g for g in groups.values() if function in json.dumps(g["Properties"].get("LogGroupName", ""))
-        ]
+        [group] = [g for g in groups.values() if function in json.dumps(g["Properties"].get("LogGroupName", ""))]
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
@@ -101,3 +96,10 @@ def test_every_setting_a_function_reads_is_provided_by_the_template(aws):
     ApiSettings.model_validate(aws.env("api"))
     ReleaseSettings.model_validate(aws.env("release"))
     SubmitSettings.model_validate(aws.env("submit"))
+
+
+def test_listing_indexes_project_what_the_ledger_reads_from_them(template):
+    from ecluse.aws.dynamodb_ledger import LISTED
+
+    for index in template["Resources"]["DeclarationsTable"]["Properties"]["GlobalSecondaryIndexes"]:
+        assert set(index["Projection"]["NonKeyAttributes"]) == set(LISTED), index["IndexName"]

@@ -37,9 +37,7 @@ class State(StrEnum):
 # records another sending attempt after a retryable sending error.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.RECEIVED: frozenset({State.QUEUED, State.RELEASED, State.CANCELLED}),
-    State.QUEUED: frozenset(
-        {State.RELEASED, State.EMERGENCY, State.CANCELLED, State.REDECLARE, State.SUBMITTED}
-    ),
+    State.QUEUED: frozenset({State.RELEASED, State.EMERGENCY, State.CANCELLED, State.REDECLARE, State.SUBMITTED}),
     State.RELEASED: frozenset({State.SUBMITTED, State.QUEUED, State.FAILED}),
     State.SUBMITTED: frozenset({State.SUBMITTED, State.ACCEPTED, State.REJECTED, State.FAILED, State.QUEUED}),
     State.EMERGENCY: frozenset({State.RELEASED}),
@@ -87,8 +85,7 @@ class Declarant(_Strict):
         if not EORI_PATTERN.fullmatch(value):
             raise PydanticCustomError(
                 "invalid_eori",
-                "EORI must be a 2-letter country code followed by 1 to 15 letters or digits, "
-                "e.g. FR12345678901234",
+                "EORI must be a 2-letter country code followed by 1 to 15 letters or digits, e.g. FR12345678901234",
             )
         return value
 
@@ -106,6 +103,7 @@ class Item(_Strict):
     origin: CountryCode
     net_mass_kg: NonNegativeKg
     value: Money
+    quota_order_number: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="tariff quota requested")
 
 
 class Document(_Strict):
@@ -137,9 +135,7 @@ class Declaration(_Strict):
     @classmethod
     def _lrn(cls, value: str) -> str:
         if not LRN_PATTERN.fullmatch(value):
-            raise PydanticCustomError(
-                "invalid_lrn", "LRN must be 1 to 22 characters among letters, digits and . _ / -"
-            )
+            raise PydanticCustomError("invalid_lrn", "LRN must be 1 to 22 characters among letters, digits and . _ / -")
         return value
 
     @field_validator("system")
@@ -185,6 +181,10 @@ class Record(BaseModel):
     fingerprint: str = ""
     urgent: bool = False
     probe: bool = False  # released to test a system held by the circuit breaker
+    anticipation_expires_at: str | None = None  # an anticipated declaration's end of anticipation
+    fallback_at: str | None = None  # when the fallback declaration was established (real clearance date)
+    fallback_mode: str | None = None  # "document", or "record_in_books" (OEA)
+    control_pending: bool = False  # physically controlled, goods not yet released after the control
     body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
 
     def summary(self) -> dict:
@@ -204,4 +204,12 @@ class Record(BaseModel):
             "mrn": self.mrn,
             "customs_errors": list(self.customs_errors),
             "attempts": self.attempts,
+            "urgent": self.urgent,
+            "fallback": {
+                "established_at": self.fallback_at,
+                "mode": self.fallback_mode,
+                "awaiting_release_after_control": self.control_pending,
+            }
+            if self.fallback_at
+            else None,
         }

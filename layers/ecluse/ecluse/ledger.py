@@ -74,9 +74,7 @@ class Move:
 
 
 class Ledger(Protocol):
-    def add(
-        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None
-    ) -> Record:
+    def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
         """Record a new declaration: RELEASED when `hold_reason` is None (only if the system is NORMAL,
         else FastPathClosed), QUEUED with that reason otherwise. DuplicateLrn if the LRN exists."""
         ...

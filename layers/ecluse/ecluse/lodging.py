@@ -63,11 +63,14 @@ def validate(body: Any) -> Declaration:
 
 
 class Lodging:
-    def __init__(self, ledger: Ledger, queue: SubmitQueue, clock: Clock, logger: Any = None) -> None:
+    def __init__(
+        self, ledger: Ledger, queue: SubmitQueue, clock: Clock, logger: Any = None, fallback: Any = None
+    ) -> None:
         self._ledger = ledger
         self._queue = queue
         self._clock = clock
         self._logger = logger
+        self._fallback = fallback  # switches urgent held declarations when the system's policy allows
         self._holding: dict[str, tuple[datetime, str]] = {}  # system -> (until, why), this environment
 
     def lodge(self, declaration: Declaration) -> Lodged:
@@ -93,6 +96,8 @@ class Lodging:
             return Lodged(duplicate.existing, created=False)
         if record.state is State.RELEASED:
             self._enqueue(record)
+        elif declaration.urgent and self._fallback:
+            record = self._fallback.switch_urgent(record) or record
         return Lodged(record, created=True)
 
     def _enqueue(self, record: Record) -> None:
@@ -108,6 +113,12 @@ class Lodging:
 
     def get(self, lrn: str) -> Record:
         record = self._ledger.get(lrn)
+        if record is None:
+            raise not_found("declaration", lrn)
+        return record
+
+    def get_with_body(self, lrn: str) -> Record:
+        record = self._ledger.get(lrn, with_body=True)
         if record is None:
             raise not_found("declaration", lrn)
         return record

@@ -22,9 +22,7 @@ class StatusRequest(BaseModel):
 
     status: Status
     source: Source = Source.OPERATOR
-    reference: str | None = Field(
-        default=None, max_length=120, description='DA number, "Alerte CID", ticket…'
-    )
+    reference: str | None = Field(default=None, max_length=120, description='DA number, "Alerte CID", ticket…')
     reason: str | None = Field(default=None, max_length=500)
     authorised_from: AwareDatetime | None = Field(
         default=None, description="when the authority authorises the fallback procedure (ISO 8601 with zone)"

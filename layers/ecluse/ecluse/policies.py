@@ -91,11 +91,7 @@ class Policy(BaseModel):
                 "fallback_evidence_missing",
                 f"the outage is recorded with source {source}; this system's fallback needs an outage "
                 f"declared by one of: {known} (PUT /systems/{{system}}/status with its reference)",
-                [
-                    FieldProblem(
-                        "source", "fallback_evidence_missing", f"declare the outage as one of {known}"
-                    )
-                ],
+                [FieldProblem("source", "fallback_evidence_missing", f"declare the outage as one of {known}")],
                 409,
             )
         if kind is Evidence.CID_ALERT:

@@ -11,6 +11,7 @@ have been sent are re-sent (SQS deduplicates by LRN; the submitter skips what mo
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from ecluse.clock import Clock, iso
 from ecluse.declarations import Record, State
 from ecluse.drain import outlook
+from ecluse.fallback import anticipation_expired, reintegration_marks
 from ecluse.ledger import Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.lodging import SubmitQueue
 from ecluse.systems import Mode, SystemState
@@ -103,9 +105,7 @@ class Release:
                     if risk.at_risk:
                         report.at_risk[state.system] = {
                             "held": state.held,
-                            "deadline": iso(state.reintegration_deadline)
-                            if state.reintegration_deadline
-                            else None,
+                            "deadline": iso(state.reintegration_deadline) if state.reintegration_deadline else None,
                             **risk.as_dict(),
                         }
                     if state.mode is Mode.HOLDING:
@@ -144,44 +144,75 @@ class Release:
         return drain
 
     def _slice(self, drain: _Drain, state: SystemState, now: datetime) -> tuple[int, float | None]:
-        """Release what the bucket allows now (at most one slice); seconds until the next slice, or
-        None when there is nothing left to release (backlog empty, system down, paused, lease lost)."""
+        """Release what the bucket allows now (at most one slice), held and fallback declarations merged in
+        receipt order; seconds until the next slice, or None when there is nothing left to release now
+        (backlog empty, system down, paused, lease lost)."""
         config = state.release_config
         bucket = drain.bucket.refilled(config, now)
         slice_size = min(SLICE, config.burst)
-        wanted = min(bucket.available, SLICE, state.held)
-        released, found = 0, wanted
-        if wanted:
-            candidates = list(self._ledger.oldest(state.system, State.QUEUED, wanted))
-            found = len(candidates)
-            for record in candidates:
-                taken = bucket.take()
-                drain.recent.append(now)
-                grant = ReleaseGrant(self._owner, taken, drain.count_recent(now))
-                move = Move(
-                    State.RELEASED,
-                    "released to customs from the backlog, oldest first",
-                    frozenset({State.QUEUED}),
-                    held_delta=-1,
-                    grant=grant,
-                    fields={"enqueued_at": iso(now), "probe": False},
-                )
-                try:
-                    moved = self._ledger.move(record, move, now)
-                except StateConflict:
-                    drain.recent.pop()
-                    continue  # cancelled, switched to the fallback or released meanwhile: token kept
-                except SystemHolding:
-                    drain.recent.pop()
-                    drain.stopped = True  # down, paused or lease lost: stop at once
-                    break
-                bucket = taken
-                self._queue.send(moved)
-                released += 1
+        wanted = min(bucket.available, SLICE, state.backlog)
+        candidates = self._candidates(state, wanted) if wanted else []
+        released = 0
+        for record in candidates:
+            if record.state is State.QUEUED and anticipation_expired(record, now):
+                self._redeclare(record, now)
+                continue
+            taken = bucket.take()
+            drain.recent.append(now)
+            try:
+                moved = self._ledger.move(record, self._release_move(record, taken, drain, now), now)
+            except StateConflict:
+                drain.recent.pop()
+                continue  # cancelled, switched to the fallback or released meanwhile: token kept
+            except SystemHolding:
+                drain.recent.pop()
+                drain.stopped = True  # down, paused or lease lost: stop at once
+                break
+            bucket = taken
+            self._queue.send(moved)
+            released += 1
         drain.bucket = bucket
-        if drain.stopped or found < wanted or state.held - released <= 0:
+        if drain.stopped or len(candidates) < wanted or state.backlog - released <= 0:
             return released, None
         return released, bucket.seconds_until(slice_size, config)
+
+    def _candidates(self, state: SystemState, wanted: int) -> list[Record]:
+        queued = list(self._ledger.oldest(state.system, State.QUEUED, wanted)) if state.held else []
+        fallback = list(self._ledger.oldest(state.system, State.EMERGENCY, wanted)) if state.emergency else []
+        ready = [r for r in fallback if not r.control_pending]  # re-integrated once released after a control
+        return sorted([*queued, *ready], key=lambda r: (r.received_at, r.lrn))[:wanted]
+
+    def _release_move(self, record: Record, bucket: TokenBucket, drain: _Drain, now: datetime) -> Move:
+        grant = ReleaseGrant(self._owner, bucket, drain.count_recent(now))
+        if record.state is State.EMERGENCY:
+            marks, references = reintegration_marks(record)
+            return Move(
+                State.RELEASED,
+                f"re-integrated after the fallback procedure with {', '.join([*marks, *references])}",
+                frozenset({State.EMERGENCY}),
+                emergency_delta=-1,
+                grant=grant,
+                fields={"enqueued_at": iso(now), "probe": False, "marks": marks, "references": references},
+            )
+        return Move(
+            State.RELEASED,
+            "released to customs from the backlog, oldest first",
+            frozenset({State.QUEUED}),
+            held_delta=-1,
+            grant=grant,
+            fields={"enqueued_at": iso(now), "probe": False},
+        )
+
+    def _redeclare(self, record: Record, now: datetime) -> None:
+        move = Move(
+            State.REDECLARE,
+            f"its anticipation period ended at {record.anticipation_expires_at}, during the outage: customs has "
+            "deleted it; lodge a new declaration for the goods' actual situation (seed 004)",
+            frozenset({State.QUEUED}),
+            held_delta=-1,
+        )
+        with contextlib.suppress(StateConflict):
+            self._ledger.move(record, move, now)
 
     def _probe(self, state: SystemState, now: datetime) -> bool:
         """Let one held declaration test a system the circuit breaker holds (source AUTO)."""
@@ -196,9 +227,7 @@ class Release:
                 "released as a probe: customs stopped answering; this one tests whether it is back",
                 frozenset({State.QUEUED}),
                 held_delta=-1,
-                grant=ReleaseGrant(
-                    self._owner, state.bucket or TokenBucket(0, now), 0, now + self._probe_after
-                ),
+                grant=ReleaseGrant(self._owner, state.bucket or TokenBucket(0, now), 0, now + self._probe_after),
                 fields={"enqueued_at": iso(now), "probe": True},
             )
             try:

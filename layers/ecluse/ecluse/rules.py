@@ -39,9 +39,7 @@ def violations(body: Mapping[str, Any]) -> list[FieldProblem]:
         if _blank(body.get("incoterm")):
             found.append(FieldProblem("incoterm", "missing_incoterm", "give the Incoterm, e.g. DAP"))
         if _blank(body.get("delivery_place")):
-            found.append(
-                FieldProblem("delivery_place", "missing_delivery_place", "give the place the Incoterm names")
-            )
+            found.append(FieldProblem("delivery_place", "missing_delivery_place", "give the place the Incoterm names"))
     documents = body.get("documents")
     if isinstance(documents, list):
         for index, document in enumerate(documents):

@@ -67,9 +67,7 @@ class Submission:
         try:
             outcome = self._send(record, sent_before)
         except CustomsUnreachable:
-            return self._requeue(
-                record, f"customs {record.system} is not answering (circuit open): held again"
-            )
+            return self._requeue(record, f"customs {record.system} is not answering (circuit open): held again")
         except SendingError as error:
             if record.probe:
                 return self._requeue(record, f"probe got no answer ({error}): held again")

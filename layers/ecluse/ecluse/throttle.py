@@ -46,9 +46,7 @@ class TokenBucket:
 
     def refilled(self, config: ReleaseConfig, now: datetime) -> TokenBucket:
         elapsed = max((now - self.at).total_seconds(), 0.0)
-        return TokenBucket(
-            min(float(config.burst), self.tokens + elapsed * config.rate_per_minute / 60.0), now
-        )
+        return TokenBucket(min(float(config.burst), self.tokens + elapsed * config.rate_per_minute / 60.0), now)
 
     @property
     def available(self) -> int:

@@ -29,16 +29,9 @@ STATUS_RECORD = "STATUS"
 MAX_STORED_BODY_BYTES = 300_000
 # Attributes the listing indexes project (INCLUDE): everything an answer shows, never the body.
 LISTED = (
-    "system",
-    "state",
-    "received_at",
-    "history",
-    "marks",
-    "references",
-    "mrn",
-    "customs_errors",
-    "attempts",
-)
+    "system", "state", "received_at", "history", "marks", "references", "mrn", "customs_errors", "attempts",
+    "enqueued_at", "urgent", "anticipation_expires_at", "fallback_at", "fallback_mode", "control_pending",
+)  # fmt: skip
 _INDEX_FOR = {
     (True, True): ("by_system_state", "system_state"),
     (True, False): ("by_system", "system"),
@@ -82,6 +75,10 @@ def _record(values: dict[str, Any], with_body: bool = False) -> Record:
         fingerprint=values.get("fingerprint", ""),
         urgent=bool(values.get("urgent", False)),
         probe=bool(values.get("probe", False)),
+        anticipation_expires_at=values.get("anticipation_expires_at"),
+        fallback_at=values.get("fallback_at"),
+        fallback_mode=values.get("fallback_mode"),
+        control_pending=bool(values.get("control_pending", False)),
         body=body,
     )
 
@@ -95,9 +92,7 @@ class DynamoDbLedger:
     def _system_key(self, system: str) -> dict:
         return to_item({"system": system, "record": STATUS_RECORD})
 
-    def add(
-        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None
-    ) -> Record:
+    def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
         received_at = iso(at)
         state = State.RELEASED if hold_reason is None else State.QUEUED
         detail = "system available and nothing held: sent to customs" if hold_reason is None else hold_reason
@@ -120,6 +115,9 @@ class DynamoDbLedger:
             "enqueued_at": received_at if state is State.RELEASED else None,
             "fingerprint": fingerprint,
             "urgent": declaration.urgent,
+            "anticipation_expires_at": iso(declaration.anticipation_expires_at)
+            if declaration.anticipated and declaration.anticipation_expires_at
+            else None,
             "attempts": 0,
             "history": [
                 {"state": State.RECEIVED.value, "at": received_at, "detail": "lodged by the ERP"},
@@ -254,11 +252,7 @@ class DynamoDbLedger:
                 "state": move.target,
                 "history": (*record.history, HistoryEntry(**entry)),
                 "attempts": record.attempts + (1 if move.count_attempt else 0),
-                **{
-                    k: (tuple(v) if isinstance(v, list) else v)
-                    for k, v in fields.items()
-                    if k in Record.model_fields
-                },
+                **{k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items() if k in Record.model_fields},
             }
         )
 
@@ -401,10 +395,6 @@ def _decode_token(token: str, names: tuple[str, ...]) -> dict:
         key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, binascii.Error):
         raise bad from None
-    if (
-        not isinstance(key, dict)
-        or set(key) != set(names)
-        or not all(isinstance(v, str) for v in key.values())
-    ):
+    if not isinstance(key, dict) or set(key) != set(names) or not all(isinstance(v, str) for v in key.values()):
         raise bad
     return to_item(key)

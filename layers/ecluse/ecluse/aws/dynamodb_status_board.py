@@ -147,8 +147,7 @@ class DynamoDbStatusBoard:
                 TableName=self._table,
                 Key=self._key(system),
                 UpdateExpression="SET lease_owner = :me, lease_expires_at = :until",
-                ConditionExpression="attribute_not_exists(lease_owner) OR lease_owner = :me "
-                "OR lease_expires_at < :now",
+                ConditionExpression="attribute_not_exists(lease_owner) OR lease_owner = :me OR lease_expires_at < :now",
                 ExpressionAttributeValues={
                     ":me": to_value(owner),
                     ":until": to_value(iso(until)),

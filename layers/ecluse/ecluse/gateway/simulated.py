@@ -92,9 +92,7 @@ class SimulatedCustoms:
                 country = systems.REGISTRY[lodgement.system].country
                 outcome = Outcome(True, mrn=f"{datetime.now(UTC):%y}{country}{self._sequence:014d}")
             self._by_key[key] = outcome
-            self._received.append(
-                Received(lodgement.lrn, lodgement.system, time.time(), lodgement.marks, outcome)
-            )
+            self._received.append(Received(lodgement.lrn, lodgement.system, time.time(), lodgement.marks, outcome))
             return outcome
 
     def lookup(self, system: str, lrn: str) -> Outcome | None:

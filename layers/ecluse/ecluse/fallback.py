@@ -1,0 +1,237 @@
+"""The fallback (emergency) procedure: switching held declarations to it, with the evidence and marks
+their system's policy requires, and recording what happens to the goods afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ecluse import policies
+from ecluse.clock import Clock, iso, parse_iso
+from ecluse.declarations import Record, State
+from ecluse.errors import EcluseError, FieldProblem, conflict, not_found
+from ecluse.ledger import Move, StateConflict
+from ecluse.systems import Status, SystemState
+
+
+class EmergencyRequest(BaseModel):
+    """`POST /declarations/{lrn}/emergency`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["document", "record_in_books"] = Field(
+        default="document",
+        description="document: a fallback declaration (PDF/table) is lodged at the office; record_in_books: an "
+        "authorised economic operator records the operation in its books (France, seed 004)",
+    )
+    oea_authorisation: str | None = Field(default=None, max_length=35, description="needed for record_in_books")
+
+
+class BulkEmergencyRequest(BaseModel):
+    """`POST /systems/{system}/emergency`: switch held declarations in bulk, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urgent_only: bool = True
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class PhysicalControl(BaseModel):
+    """`POST /declarations/{lrn}/physical-control`: customs physically controlled the goods."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    released_at: AwareDatetime | None = Field(
+        default=None, description="when the goods were released after the control; null while they are not"
+    )
+
+
+class Ledger(Protocol):
+    def get(self, lrn: str, *, with_body: bool = False) -> Record | None: ...
+
+    def move(self, record: Record, move: Move, at: datetime) -> Record: ...
+
+    def oldest(self, system: str, state: State, limit: int) -> Any: ...
+
+
+class Board(Protocol):
+    def get(self, system: str) -> SystemState: ...
+
+
+@dataclass(frozen=True)
+class Switched:
+    switched: list[str]
+    refused: list[dict]
+
+
+def _refuse(code: str, message: str) -> EcluseError:
+    return conflict(code, message)
+
+
+class FallbackProcedure:
+    def __init__(self, ledger: Ledger, board: Board, clock: Clock) -> None:
+        self._ledger = ledger
+        self._board = board
+        self._clock = clock
+
+    def switch(self, lrn: str, request: EmergencyRequest | None = None) -> Record:
+        record = self._ledger.get(lrn, with_body=True)
+        if record is None:
+            raise not_found("declaration", lrn)
+        return self._switch(record, request or EmergencyRequest())
+
+    def switch_urgent(self, record: Record) -> Record | None:
+        """An urgent newcomer held by an outage: into the fallback at once when the policy allows it."""
+        try:
+            return self._switch(record, EmergencyRequest())
+        except EcluseError:
+            return None  # stays held; the reason is for whoever asks for the fallback explicitly
+
+    def switch_all(self, system: str, request: BulkEmergencyRequest) -> Switched:
+        switched, refused = [], []
+        for candidate in self._ledger.oldest(system, State.QUEUED, request.limit):
+            if request.urgent_only and not candidate.urgent:
+                continue
+            try:
+                record = self._ledger.get(candidate.lrn, with_body=True)
+                if record is not None:
+                    switched.append(self._switch(record, EmergencyRequest()).lrn)
+            except EcluseError as error:
+                refused.append({"lrn": candidate.lrn, "code": error.code, "message": error.message})
+                if error.code in (
+                    "system_available",
+                    "fallback_not_allowed",
+                    "fallback_evidence_missing",
+                    "fallback_not_yet_authorised",
+                ):
+                    break  # the same answer for every declaration of this system
+        return Switched(switched, refused)
+
+    def _switch(self, record: Record, request: EmergencyRequest) -> Record:
+        if record.state is State.EMERGENCY:
+            return record
+        if record.state in (State.RELEASED, State.SUBMITTED, State.ACCEPTED, State.REJECTED):
+            raise _refuse(
+                "already_lodged",
+                f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
+                "outage must not be lodged again under the fallback (seed 004)",
+            )
+        if record.state is not State.QUEUED:
+            raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
+        policy = policies.policy(record.system)
+        system = self._board.get(record.system)
+        now = self._clock.now()
+        if system.status is not Status.UNAVAILABLE:
+            raise _refuse("system_available", f"{record.system} is {system.status}: lodge normally, no fallback")
+        if not policy.fallback.allowed:
+            raise _refuse(
+                "fallback_not_allowed",
+                f"{record.system} has no fallback procedure on record: {policy.notes or 'see its policy'}",
+            )
+        if policy.fallback.urgent_only and not record.urgent:
+            raise _refuse(
+                "fallback_urgent_only",
+                f"{record.system}'s authority allows the fallback for urgent goods "
+                "only: lodge it with urgent=true, or let it wait for the system",
+            )
+        if system.authorised_from and now < system.authorised_from:
+            raise _refuse(
+                "fallback_not_yet_authorised",
+                f"the fallback is authorised from {iso(system.authorised_from)}",
+            )
+        evidence = policy.evidence_reference(system.source, system.reference)
+        if request.mode == "record_in_books":
+            self._check_record_in_books(record, policy, request)
+        marks = [policy.fallback.special_mention] if policy.fallback.special_mention else []
+        code = policy.fallback.reference_code
+        move = Move(
+            State.EMERGENCY,
+            f"switched to the fallback procedure ({request.mode}); evidence: {evidence}",
+            frozenset({State.QUEUED}),
+            held_delta=-1,
+            emergency_delta=+1,
+            fields={
+                "marks": marks,
+                "references": [f"{code} {evidence}" if code else evidence],
+                "fallback_at": iso(now),
+                "fallback_mode": request.mode,
+            },
+        )
+        try:
+            return self._ledger.move(record, move, now)
+        except StateConflict as lost:
+            raise _refuse("not_switchable", f"{record.lrn} became {lost.current} meanwhile") from None
+
+    @staticmethod
+    def _check_record_in_books(record: Record, policy: policies.Policy, request: EmergencyRequest) -> None:
+        if not policy.fallback.record_in_books.allowed:
+            raise _refuse("record_in_books_not_allowed", f"{record.system}'s policy has no record-in-books facility")
+        if not request.oea_authorisation:
+            raise EcluseError(
+                "oea_authorisation_required",
+                "recording in the books is for authorised economic operators (OEA-C/OEA-F): give the authorisation",
+                [FieldProblem("oea_authorisation", "missing_field", "the OEA authorisation number")],
+                422,
+            )
+        body = record.body or {}
+        restricted = sorted({d.get("code") for d in body.get("documents", [])} & policies.restricted_codes())
+        if restricted:
+            raise _refuse(
+                "record_in_books_refused_restricted_goods",
+                f"documents {', '.join(restricted)} put the goods under prohibitions or restrictions: a fallback "
+                "declaration must be lodged at the office (seed 004)",
+            )
+        if any(item.get("quota_order_number") for item in body.get("items", [])):
+            raise _refuse(
+                "record_in_books_refused_tariff_quota",
+                "the declaration requests a tariff quota: a fallback declaration must be lodged at the office "
+                "(seed 004)",
+            )
+
+    def physical_control(self, lrn: str, control: PhysicalControl) -> Record:
+        """Record a physical control of fallback goods: re-integration waits for their release and then
+        carries the policy's mark for it (F5200 in France)."""
+        record = self._ledger.get(lrn)
+        if record is None:
+            raise not_found("declaration", lrn)
+        if record.state is not State.EMERGENCY:
+            raise _refuse(
+                "not_in_fallback",
+                f"{lrn} is {record.state}: controls are recorded for fallback declarations awaiting re-integration",
+            )
+        mark = policies.policy(record.system).fallback.after_physical_control
+        pending = control.released_at is None
+        marks = list(record.marks)
+        if mark and mark not in marks:
+            marks.append(mark)
+        detail = (
+            "physical control recorded: re-integration waits for the release of the goods"
+            if pending
+            else f"goods released after the physical control at {iso(control.released_at)}"
+        )
+        move = Move(
+            State.EMERGENCY,
+            detail,
+            frozenset({State.EMERGENCY}),
+            fields={"control_pending": pending, "marks": marks},
+        )
+        return self._ledger.move(record, move, self._clock.now())
+
+
+def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
+    """Marks and references a fallback declaration carries when it is re-integrated: the policy's marks
+    (F5000), the real clearance date, the evidence reference (1PDS …), F5200 after a physical control."""
+    policy = policies.policy(record.system)
+    marks = list(dict.fromkeys([*record.marks, *policy.reintegration.marks]))
+    established = parse_iso(record.fallback_at) if record.fallback_at else None
+    references = list(record.references)
+    if established:
+        references.append(f"clearance date {established:%Y-%m-%d %H:%M} UTC")
+    return marks, references
+
+
+def anticipation_expired(record: Record, now: datetime) -> bool:
+    return bool(record.anticipation_expires_at) and parse_iso(record.anticipation_expires_at) < now
