@@ -228,7 +228,8 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 import base64
 
                 body = base64.b64decode(body)
-            headers_out = {k: v for k, v in (answer.get("headers") or {}).items()}
+            headers_out = {k: v[-1] for k, v in (answer.get("multiValueHeaders") or {}).items() if v}
+            headers_out.update(answer.get("headers") or {})
             headers_out.setdefault("Content-Type", "application/json")
             self._reply(answer["statusCode"], body, headers_out)
 

@@ -36,13 +36,8 @@ _clock = SystemClock()
 _ledger = DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table)
 _board = DynamoDbStatusBoard(_dynamodb, settings.systems_table)
 fallback = FallbackProcedure(_ledger, _board, _clock)
-lodging = Lodging(
-    _ledger,
-    SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
-    _clock,
-    logger,
-)
-operations = Operations(DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock, _ledger.oldest_held_at)
+lodging = Lodging(_ledger, SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url), _clock, logger, fallback)
+operations = Operations(_board, _clock, _ledger.oldest_held_at)
 app = APIGatewayRestResolver(enable_validation=True)
 
 LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, description="the declaration's LRN")]
@@ -135,11 +130,16 @@ def record_physical_control(lrn: LrnPath, control: Annotated[PhysicalControl, Bo
     return fallback.physical_control(lrn, control).answer()
 
 
-@app.get("/declarations/<lrn>/fallback-document", summary="The fallback declaration, PDF or JSON")
-def fallback_document(
-    lrn: LrnPath,
-    format: Annotated[str | None, Query(pattern="^(pdf|json)$")] = None,
-) -> Response[Any]:
+# no response validation here: the body is a PDF's bytes (documented in the OpenAPI description)
+@app.get(
+    "/declarations/<lrn>/fallback-document",
+    summary="The fallback declaration, PDF (Accept: application/pdf or ?format=pdf) or JSON",
+    enable_validation=False,
+)
+def fallback_document(lrn: str) -> Response:
+    format = app.current_event.get_query_string_value("format")
+    if format not in (None, "pdf", "json"):
+        raise EcluseError("invalid_format", "format must be pdf or json", http_status=422)
     record = lodging.get_with_body(lrn)
     if not record.fallback_at:
         raise EcluseError(
