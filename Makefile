@@ -31,7 +31,7 @@ bench: $(VENV)/.bootstrap-stamp
 	$(PY) -m tests.bench
 
 openapi: $(VENV)/.bootstrap-stamp
-	$(PY) -m local.openapi > docs/openapi.json
+	$(PY) -m local.openapi > docs/openapi.json.tmp && mv docs/openapi.json.tmp docs/openapi.json
 
 deploy: $(VENV)/.bootstrap-stamp
 	PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam build && PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam deploy --guided

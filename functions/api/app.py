@@ -136,7 +136,7 @@ def record_physical_control(lrn: LrnPath, control: Annotated[PhysicalControl, Bo
     summary="The fallback declaration, PDF (Accept: application/pdf or ?format=pdf) or JSON",
     enable_validation=False,
 )
-def fallback_document(lrn: str) -> Response:
+def fallback_document(lrn: str) -> Response[Any]:
     format = app.current_event.get_query_string_value("format")
     if format not in (None, "pdf", "json"):
         raise EcluseError("invalid_format", "format must be pdf or json", http_status=422)
