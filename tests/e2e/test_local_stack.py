@@ -216,6 +216,57 @@ def test_customs_going_silent_is_detected_and_its_return_too(stack):
     assert [r["lrn"] for r in customs["received"] if r["system"] == system] == lrns
 
 
+def test_french_cid_alert_fallback_then_reintegration_with_marks(stack):
+    import io
+
+    from pypdf import PdfReader
+
+    http, _ = stack
+    system = "DELTA_H7"
+    http(
+        "PUT",
+        f"/systems/{system}/status",
+        {"status": "UNAVAILABLE", "source": "CID_ALERT", "reference": "Alerte CID", "reason": "incident H7"},
+    )
+    urgent = declaration_body(system=system, urgent=True)
+    assert http("POST", "/declarations", urgent)[1]["state"] == "EMERGENCY"
+    request = urllib.request.Request(
+        f"{http.base}/declarations/{urgent['lrn']}/fallback-document", headers={"Accept": "application/pdf"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Type"] == "application/pdf"
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.read())).pages)
+    assert "Code F5000 procédure de secours" in text
+    assert "1PDS Alerte CID" in text
+    assert urgent["lrn"] in text
+    _, ended = http("PUT", f"/systems/{system}/status", {"status": "AVAILABLE", "source": "CID_ALERT"})
+    shown = http.wait_for([urgent["lrn"]], "ACCEPTED")[urgent["lrn"]]
+    assert shown["marks"] == ["F5000"]
+    assert shown["references"][0] == "1PDS Alerte CID"
+    accepted_at = shown["history"][-1]["at"]
+    assert accepted_at < ended["reintegration_deadline"]  # within the 24 h
+    _, customs = http("GET", "/_sim/state")
+    [received] = [r for r in customs["received"] if r["lrn"] == urgent["lrn"]]
+    assert received["marks"] == ["F5000"]
+
+
+def test_french_self_triggered_fallback_needs_the_da(stack):
+    http, _ = stack
+    system = "DELTA_IMPORT"
+    http("PUT", f"/systems/{system}/status", {"status": "UNAVAILABLE", "source": "SELF_TRIGGERED"})
+    body = declaration_body(system=system, urgent=True)
+    assert http("POST", "/declarations", body)[1]["state"] == "QUEUED"
+    status, refused = http("POST", f"/declarations/{body['lrn']}/emergency", {})
+    assert (status, refused["error"]["code"]) == (409, "fallback_evidence_missing")
+    http(
+        "PUT",
+        f"/systems/{system}/status",
+        {"status": "UNAVAILABLE", "source": "SELF_TRIGGERED", "reference": "DA-2025-000042"},
+    )
+    status, switched = http("POST", f"/declarations/{body['lrn']}/emergency", {})
+    assert (status, switched["state"], switched["references"]) == (200, "EMERGENCY", ["1PDS DA-2025-000042"])
+
+
 def test_ctrl_c_stops_cleanly(stack):
     _, process = stack
     process.send_signal(signal.SIGINT)
