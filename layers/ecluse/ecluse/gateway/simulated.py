@@ -6,6 +6,7 @@ so the real HTTP adapter is exercised. Its controls are documented in README.md 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -121,7 +122,8 @@ def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> Thre
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
-            self.wfile.write(raw)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                self.wfile.write(raw)
 
         def _failure(self, error: SendingError) -> None:
             if error.kind == "timeout":
