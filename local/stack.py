@@ -24,6 +24,9 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own limit; the API refuses
 
 
 def _quiet_environment() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are off locally
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ["AWS_DEFAULT_REGION"] = REGION
