@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ecluse.systems import Status, SystemState
+from ecluse.systems import SystemState
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,14 @@ class DrainOutlook:
 
 def outlook(state: SystemState, now: datetime) -> DrainOutlook:
     config = state.release_config
-    draining = state.held > 0 and state.status is not Status.UNAVAILABLE and not config.paused
-    end = now + timedelta(minutes=state.held / config.rate_per_minute) if draining else None
+    backlog = state.backlog  # held declarations and fallback ones awaiting re-integration
+    draining = backlog > 0 and not state.holds and not config.paused
+    end = now + timedelta(minutes=backlog / config.rate_per_minute) if draining else None
     deadline = state.reintegration_deadline
-    if deadline is None or state.held == 0:
+    if deadline is None or backlog == 0:
         return DrainOutlook(end, False, None)
     if end is not None and end <= deadline:
         return DrainOutlook(end, False, None)
     minutes_left = (deadline - now).total_seconds() / 60
-    needed = math.ceil(state.held / minutes_left) if minutes_left > 0 else None
+    needed = math.ceil(backlog / minutes_left) if minutes_left > 0 else None
     return DrainOutlook(end, True, needed)
