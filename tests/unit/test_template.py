@@ -103,3 +103,10 @@ def test_listing_indexes_project_what_the_ledger_reads_from_them(template):
 
     for index in template["Resources"]["DeclarationsTable"]["Properties"]["GlobalSecondaryIndexes"]:
         assert set(index["Projection"]["NonKeyAttributes"]) == set(LISTED), index["IndexName"]
+
+
+def test_only_the_api_carries_the_pdf_layer(template):
+    for name, function in _of_type(template, "AWS::Lambda::Function").items():
+        layers = json.dumps(function["Properties"].get("Layers", []))
+        assert ("PdfLayer" in layers) is (name == "ApiFunction"), name
+        assert "EcluseLayer" in layers
