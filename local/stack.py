@@ -264,6 +264,13 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
+        def __getattr__(self, name: str) -> Any:
+            # any other method (HEAD, OPTIONS, TRACE…) reaches the API too, which answers it as API
+            # Gateway's routes would: with an error in the contract's shape, never a bare 501
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
+
     return Handler
 
 

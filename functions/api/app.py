@@ -8,7 +8,10 @@ from typing import Annotated, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -66,6 +69,15 @@ def _invalid_request(error: RequestValidationError) -> Response:
     problems = problems_from_pydantic(errors, prefix=("body", "query", "path"))
     code = problems[0].code if len(problems) == 1 else "validation_failed"
     return _error(EcluseError(code, "the request has problems; see details", problems, 422))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _not_json(_: RequestUnsupportedContentType) -> Response:
+    return _error(
+        EcluseError(
+            "unsupported_media_type", "send the body as JSON with Content-Type: application/json", http_status=415
+        )
+    )
 
 
 @app.exception_handler(Exception)
@@ -205,16 +217,32 @@ def openapi() -> Response[dict[str, Any]]:
     )
 
 
-def _too_large(event: dict) -> bool:
+def _refuse_early(event: dict) -> dict | None:
+    """Bodies too large or not JSON are refused before any parsing (a 10 MB body is never read, a
+    multipart body never reaches a parser that would fail on it)."""
     body = event.get("body") or ""
-    return len(body) * (3 / 4 if event.get("isBase64Encoded") else 1) > MAX_BODY_BYTES
+    error = None
+    if len(body) * (3 / 4 if event.get("isBase64Encoded") else 1) > MAX_BODY_BYTES:
+        error = EcluseError("payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", http_status=413)
+    elif body:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            error = EcluseError(
+                "unsupported_media_type", "send the body as JSON with Content-Type: application/json", http_status=415
+            )
+    if error is None:
+        return None
+    return {
+        "statusCode": error.http_status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(error.as_body()),
+    }
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
-    if _too_large(event):  # before any parsing: a 10 MB body is refused without being read
-        body = EcluseError("payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", http_status=413).as_body()
-        return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
-    return app.resolve(event, context)
+    refused = _refuse_early(event)
+    return refused if refused else app.resolve(event, context)

@@ -53,7 +53,7 @@ def violations(body: Mapping[str, Any]) -> list[FieldProblem]:
                 )
     items = body.get("items")
     if isinstance(items, list):
-        numbers = [i.get("number") for i in items if isinstance(i, Mapping)]
+        numbers = [n for i in items if isinstance(i, Mapping) and isinstance(n := i.get("number"), int)]
         if len(numbers) != len(set(numbers)):
             found.append(FieldProblem("items", "duplicate_item_number", "item numbers must be unique"))
     return found
