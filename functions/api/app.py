@@ -1,4 +1,4 @@
-"""HTTP API: routes parse and answer; the rules live in ecluse.lodging and ecluse.operations."""
+"""HTTP API: routes parse and answer; the rules live in ecluse.lodging, ecluse.fallback and ecluse.operations."""
 
 from __future__ import annotations
 
