@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -300,4 +299,3 @@ def test_belgian_fallback_needs_the_call_number(stack):
     assert stack.api.call("POST", f"/declarations/{lrn}/emergency", {})[1]["references"] == [
         "N04737-D:20250613-T170000"
     ]
-    json.dumps(answer)
