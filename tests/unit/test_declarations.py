@@ -100,3 +100,13 @@ def test_sources_of_accepted_is_only_submitted():
 def test_model_refuses_a_non_object():
     with pytest.raises(ValidationError):
         Declaration.model_validate([1, 2])
+
+
+def test_a_move_outside_the_life_cycle_is_refused():
+    from ecluse.ledger import Move
+
+    with pytest.raises(ValueError, match="no transition to ACCEPTED"):
+        Move(State.ACCEPTED, "skip the queue", frozenset({State.QUEUED}))
+    with pytest.raises(ValueError, match="from nothing"):
+        Move(State.RELEASED, "from nowhere", frozenset())
+    assert Move(State.RELEASED, "ok", frozenset({State.QUEUED, State.EMERGENCY})).target is State.RELEASED

@@ -33,14 +33,14 @@ class State(StrEnum):
     REDECLARE = "REDECLARE"
 
 
-# The only moves the ledger will write (ARCHITECTURE.md, "Declaration states"). SUBMITTED -> SUBMITTED
-# records another sending attempt after a retryable sending error.
+# The only moves the ledger will write (ARCHITECTURE.md, "Declaration states"); ledger.Move refuses any
+# other. SUBMITTED -> SUBMITTED records another sending attempt after a retryable sending error.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.RECEIVED: frozenset({State.QUEUED, State.RELEASED, State.CANCELLED}),
     State.QUEUED: frozenset({State.RELEASED, State.EMERGENCY, State.CANCELLED, State.REDECLARE, State.SUBMITTED}),
     State.RELEASED: frozenset({State.SUBMITTED, State.QUEUED, State.FAILED}),
     State.SUBMITTED: frozenset({State.SUBMITTED, State.ACCEPTED, State.REJECTED, State.FAILED, State.QUEUED}),
-    State.EMERGENCY: frozenset({State.RELEASED}),
+    State.EMERGENCY: frozenset({State.RELEASED, State.EMERGENCY}),  # EMERGENCY again: a control recorded
     State.FAILED: frozenset({State.RELEASED, State.SUBMITTED, State.QUEUED}),
     State.ACCEPTED: frozenset(),
     State.REJECTED: frozenset(),

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
-from ecluse.declarations import Declaration, Record, State
+from ecluse.declarations import TRANSITIONS, Declaration, Record, State
 from ecluse.throttle import TokenBucket
 
 
@@ -71,6 +71,12 @@ class Move:
     grant: ReleaseGrant | None = None
     count_attempt: bool = False
     fields: dict | None = None
+
+    def __post_init__(self) -> None:
+        # The life cycle has one definition (declarations.TRANSITIONS): a move outside it is a bug.
+        illegal = sorted(s.value for s in self.expected if self.target not in TRANSITIONS[s])
+        if illegal or not self.expected:
+            raise ValueError(f"no transition to {self.target} from {illegal or 'nothing'}")
 
 
 class Ledger(Protocol):
