@@ -78,10 +78,12 @@ class FallbackProcedure:
         self._clock = clock
 
     def switch(self, lrn: str, request: EmergencyRequest | None = None) -> Record:
-        record = self._ledger.get(lrn, with_body=True)
+        request = request or EmergencyRequest()
+        # only the record-in-books checks read the body (restricted goods, tariff quotas)
+        record = self._ledger.get(lrn, with_body=request.mode == "record_in_books")
         if record is None:
             raise not_found("declaration", lrn)
-        return self._switch(record, request or EmergencyRequest())
+        return self._switch(record, request)
 
     def switch_urgent(self, record: Record) -> Record | None:
         """An urgent newcomer held by an outage: into the fallback at once when the policy allows it."""
@@ -95,10 +97,8 @@ class FallbackProcedure:
         for candidate in self._ledger.oldest(system, State.QUEUED, request.limit):
             if request.urgent_only and not candidate.urgent:
                 continue
-            try:
-                record = self._ledger.get(candidate.lrn, with_body=True)
-                if record is not None:
-                    switched.append(self._switch(record, EmergencyRequest()).lrn)
+            try:  # the index page is enough: the move is conditional on the state it shows
+                switched.append(self._switch(candidate, EmergencyRequest()).lrn)
             except EcluseError as error:
                 refused.append({"lrn": candidate.lrn, "code": error.code, "message": error.message})
                 if error.code in (
