@@ -14,10 +14,7 @@ from local.infra import ROOT
 
 def load(short_name: str, environment: dict[str, str]) -> ModuleType:
     """Import functions/<short_name>/app.py afresh, as Lambda would at a cold start."""
-    os.environ.update(environment)
-    for path in (str(ROOT / "layers" / "ecluse"),):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    os.environ.update(environment)  # the layer is on sys.path already (local/__init__.py)
     module_name = f"ecluse_function_{short_name}"
     spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / short_name / "app.py")
     assert spec

@@ -16,17 +16,12 @@ import sys
 import time
 from collections import Counter
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="eu-west-3",
-    POWERTOOLS_METRICS_DISABLED="true",
-    POWERTOOLS_TRACE_DISABLED="true",
-    POWERTOOLS_LOG_LEVEL="ERROR",
-)
+from tests.environment import offline_aws
 
-import local  # noqa: F401 - the layer on sys.path
-from local.infra import ROOT
+offline_aws(log_level="ERROR")
+
+import local  # noqa: E402,F401 - the layer on sys.path
+from local.infra import ROOT  # noqa: E402
 
 
 def drain() -> list[str]:

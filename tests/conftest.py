@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION="eu-west-3",
-    POWERTOOLS_METRICS_DISABLED="true",
-    POWERTOOLS_TRACE_DISABLED="true",
-    POWERTOOLS_LOG_LEVEL="WARNING",
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
+from tests.environment import offline_aws
 
-import local  # noqa: F401 - puts layers/ecluse on sys.path
+offline_aws()
 
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.moment = start or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
-
-    def sleep(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
+import local  # noqa: E402,F401 - puts layers/ecluse on sys.path
+from tests.fakes import FakeClock  # noqa: E402
 
 
 @pytest.fixture
@@ -112,18 +87,25 @@ class ApiClient:
     def __init__(self, module: Any) -> None:
         self.module = module
 
-    def call(
-        self, method: str, path: str, body: Any = None, query: dict | None = None, raw: str | None = None
-    ) -> tuple[int, Any]:
+    def invoke(
+        self,
+        method: str,
+        path: str,
+        *,
+        text: str | None = None,
+        query: dict | None = None,
+        headers: dict | None = None,
+    ) -> dict:
+        """The handler's raw answer (status, headers, possibly base64 body)."""
         from local.functions import LambdaContext
 
-        text = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        headers = headers or {"Content-Type": "application/json"}
         event = {
             "resource": path,
             "path": path,
             "httpMethod": method,
-            "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
             "queryStringParameters": query,
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
             "pathParameters": None,
@@ -138,7 +120,13 @@ class ApiClient:
             "body": text,
             "isBase64Encoded": False,
         }
-        answer = self.module.lambda_handler(event, LambdaContext(function_name="api"))
+        return self.module.lambda_handler(event, LambdaContext(function_name="api"))
+
+    def call(
+        self, method: str, path: str, body: Any = None, query: dict | None = None, raw: str | None = None
+    ) -> tuple[int, Any]:
+        text = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        answer = self.invoke(method, path, text=text, query=query)
         payload = answer.get("body")
         try:
             return answer["statusCode"], json.loads(payload) if payload else None

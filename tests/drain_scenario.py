@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tracemalloc
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ecluse.gateway.simulated import SimulatedCustoms
 from ecluse.lodging import Lodging, validate
@@ -15,24 +15,13 @@ from ecluse.submission import Submission
 from ecluse.systems import Source, Status, StatusChange
 from ecluse.throttle import ReleaseConfig
 from tests.factories import declaration_body
-from tests.fakes import InMemoryBoard, InMemoryLedger, Store
-
-
-class SimClock:
-    def __init__(self) -> None:
-        self.moment = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def sleep(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
+from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
 
 
 class SubmitAtOnce:
     """The submit queue with its consumer attached: each message is lodged when sent."""
 
-    def __init__(self, submission: Submission, clock: SimClock) -> None:
+    def __init__(self, submission: Submission, clock: FakeClock) -> None:
         self.submission, self.clock = submission, clock
         self.sent: list[tuple[str, datetime]] = []
 
@@ -67,7 +56,7 @@ class DrainResult:
 
 
 def outage_then_drain(backlog: int, config: ReleaseConfig, run_seconds: float = 55.0) -> DrainResult:
-    store, clock = Store(), SimClock()
+    store, clock = Store(), FakeClock()
     ledger, board = InMemoryLedger(store), InMemoryBoard(store)
     customs = SimulatedCustoms()
     queue = SubmitAtOnce(Submission(ledger, customs, clock, max_attempts=5), clock)

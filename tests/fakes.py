@@ -7,7 +7,7 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from ecluse import systems
 from ecluse.clock import iso, parse_iso
@@ -16,6 +16,22 @@ from ecluse.errors import EcluseError, conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, StateConflict, SystemHolding
 from ecluse.systems import Source, StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
+
+
+class FakeClock:
+    """A clock tests move by hand; `sleep` advances it, so a release run's minute passes at once."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.moment = start or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+    def sleep(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
 
 
 class Store:

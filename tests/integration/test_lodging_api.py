@@ -234,25 +234,8 @@ def test_during_an_outage_a_declaration_costs_one_write_not_two(ledger, submit_q
 
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded"])
 def test_a_body_that_is_not_json_is_415(api, content_type):
-    event_body = json.dumps(declaration_body())
-    from local.functions import LambdaContext
-
-    answer = api.module.lambda_handler(
-        {
-            "resource": "/declarations",
-            "path": "/declarations",
-            "httpMethod": "POST",
-            "headers": {"Content-Type": content_type},
-            "multiValueHeaders": {},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": None,
-            "stageVariables": None,
-            "requestContext": {"requestId": "r", "stage": "t"},
-            "body": event_body,
-            "isBase64Encoded": False,
-        },
-        LambdaContext(),
+    answer = api.invoke(
+        "POST", "/declarations", text=json.dumps(declaration_body()), headers={"Content-Type": content_type}
     )
     assert answer["statusCode"] == 415
     assert json.loads(answer["body"])["error"]["code"] == "unsupported_media_type"
