@@ -59,6 +59,10 @@ def create(session: Any, stack_name: str = "ecluse", parameters: dict[str, str] 
     """Create the stateful resources with moto's CloudFormation; resolve each function's environment."""
     import json
 
+    from local import moto_twin
+
+    moto_twin.apply()  # the embedded AWS behaves like AWS where Écluse depends on it
+
     full = translated(session.region_name)
     stateful = {k: copy.deepcopy(v) for k, v in full["Resources"].items() if v["Type"] in STATEFUL}
     for resource in stateful.values():

@@ -71,9 +71,10 @@ class Stack:
         self.sqs = boto3.client("sqs")
         self.queue_url = environment["SUBMIT_QUEUE_URL"]
         self.release_interval = release_interval
-        # One invocation at a time across the three functions: moto's DynamoDB transactions are not
-        # thread-safe (a failed transaction restores a snapshot of the table, losing writes made meanwhile).
-        self._invoke_lock = threading.Lock()
+        # One invocation at a time per function, as one Lambda execution environment serves one request
+        # at a time (the API's resolver keeps the current event on itself); the three functions run
+        # concurrently, as on AWS: local.moto_twin makes the embedded DynamoDB answer them atomically.
+        self._locks = {name: threading.Lock() for name in ("api", "submit", "release")}
         self._stopping = threading.Event()
         self.http = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.http.daemon_threads = True
@@ -100,7 +101,7 @@ class Stack:
                 continue
             event = {"Records": [_sqs_record(m, self.queue_url) for m in messages]}
             try:
-                with self._invoke_lock:
+                with self._locks["submit"]:
                     try:
                         result = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
                     finally:
@@ -117,7 +118,11 @@ class Stack:
 
         while not self._stopping.wait(self.release_interval):
             try:
-                self.release.lambda_handler({"source": "aws.scheduler"}, LambdaContext(function_name="release"))
+                with self._locks["release"]:
+                    try:
+                        self.release.lambda_handler({"source": "aws.scheduler"}, LambdaContext(function_name="release"))
+                    finally:
+                        _forget_metrics(self.release)
             except Exception as error:
                 if self._stopping.is_set():
                     return
@@ -126,7 +131,7 @@ class Stack:
     def invoke_api(self, event: dict) -> dict:
         from local.functions import LambdaContext
 
-        with self._invoke_lock:
+        with self._locks["api"]:
             try:
                 return self.api.lambda_handler(event, LambdaContext(function_name="api"))
             finally:
