@@ -13,7 +13,7 @@ from ecluse import systems
 from ecluse.clock import iso, parse_iso
 from ecluse.declarations import Declaration, HistoryEntry, Record, State
 from ecluse.errors import EcluseError, conflict
-from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, StateConflict, SystemHolding
+from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
 from ecluse.systems import Source, StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
 
@@ -82,6 +82,7 @@ class InMemoryLedger:
                 ),
                 fingerprint=fingerprint,
                 urgent=declaration.urgent,
+                release_epoch=system.epoch if state is State.RELEASED else 0,
                 body=declaration.model_dump(mode="json"),
             )
             s.records[record.lrn] = record
@@ -106,6 +107,8 @@ class InMemoryLedger:
             if current is None or current.state not in move.expected:
                 raise StateConflict(record.lrn, current.state if current else None)
             system = s.system(current.system)
+            if move.epoch is not None and system.epoch != move.epoch:
+                raise HeldAgainMeanwhile(current.system)
             down = system.holds
             if move.gate is Gate.OPEN and down:
                 raise SystemHolding(current.system)
@@ -144,7 +147,10 @@ class InMemoryLedger:
             s.records[current.lrn] = moved
             s.index(moved)
             s.systems[current.system] = replace(
-                system, held=system.held + move.held_delta, emergency=system.emergency + move.emergency_delta
+                system,
+                held=system.held + move.held_delta,
+                emergency=system.emergency + move.emergency_delta,
+                epoch=system.epoch + (1 if move.new_epoch else 0),
             )
             return moved.model_copy(update={"body": record.body})
 

@@ -29,6 +29,7 @@ release = Release(
     SystemClock(),
     run_seconds=settings.release_run_seconds,
     probe_after=timedelta(seconds=settings.circuit_recovery_seconds),
+    resend_after=timedelta(seconds=settings.resend_after_seconds),
 )
 
 

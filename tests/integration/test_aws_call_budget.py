@@ -58,7 +58,8 @@ def test_held_then_released_declaration_costs_two_more_calls_each(counted, sqs, 
     api.call("PUT", "/systems/DELTA_G/status", {"status": "AVAILABLE"})
     calls.clear()
     release.lambda_handler({}, LambdaContext())
-    # per run: all statuses; the stale sweep; one backlog page per slice of ten; take and give back the lease
-    per_run = {"BatchGetItem": 1, "Query": 2, "UpdateItem": 2}
+    # per run: all statuses; the stale sweep; what the system has RELEASED (sent again before any younger
+    # one); one backlog page per slice of ten; take and give back the lease
+    per_run = {"BatchGetItem": 1, "Query": 3, "UpdateItem": 2}
     per_declaration = {"TransactWriteItems": 10, "SendMessage": 10}  # move + counter + bucket; the send
     assert calls == {**per_run, **per_declaration}

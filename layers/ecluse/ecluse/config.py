@@ -41,3 +41,5 @@ class ReleaseSettings(_Settings):
     release_run_seconds: float = Field(default=50.0, alias="RELEASE_RUN_SECONDS", ge=0, le=600)
     # a system held by its circuit gets one probe declaration this long after the circuit opened
     circuit_recovery_seconds: int = Field(default=60, alias="CIRCUIT_RECOVERY_SECONDS", ge=1)
+    # a RELEASED declaration whose queue message may have been lost is sent again after this long
+    resend_after_seconds: int = Field(default=120, alias="RESEND_AFTER_SECONDS", ge=1)

@@ -185,6 +185,7 @@ class Record(BaseModel):
     fallback_at: str | None = None  # when the fallback declaration was established (real clearance date)
     fallback_mode: str | None = None  # "document", or "record_in_books" (OEA)
     control_pending: bool = False  # physically controlled, goods not yet released after the control
+    release_epoch: int = 0  # its system's hold epoch when it was last released (ledger.Move.epoch)
     body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
 
     def summary(self) -> dict:

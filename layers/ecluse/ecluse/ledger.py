@@ -39,6 +39,11 @@ class SystemHolding(Exception):
     """The system refused the move: UNAVAILABLE, release paused, or the release lease lost."""
 
 
+class HeldAgainMeanwhile(SystemHolding):
+    """The system's hold epoch moved since the declaration was released: an older declaration of its
+    system was held again, and sending this one now would overtake it."""
+
+
 class Gate(Enum):
     """What the system's status must allow for a move, checked in the same transaction."""
 
@@ -71,6 +76,8 @@ class Move:
     grant: ReleaseGrant | None = None
     count_attempt: bool = False
     fields: dict | None = None
+    epoch: int | None = None  # the system's hold epoch must still be this one (else HeldAgainMeanwhile)
+    new_epoch: bool = False  # a declaration on its way to customs is held again: later releases are stale
 
     def __post_init__(self) -> None:
         # The life cycle has one definition (declarations.TRANSITIONS): a move outside it is a bug.

@@ -22,7 +22,7 @@ from ecluse.clock import Clock, iso
 from ecluse.declarations import Record, State
 from ecluse.drain import outlook
 from ecluse.fallback import anticipation_expired, reintegration_marks
-from ecluse.ledger import Move, ReleaseGrant, StateConflict, SystemHolding
+from ecluse.ledger import HeldAgainMeanwhile, Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.lodging import SubmitQueue
 from ecluse.systems import Mode, SystemState
 from ecluse.throttle import TokenBucket
@@ -77,6 +77,7 @@ class Release:
         run_seconds: float = 0.0,
         owner: str | None = None,
         probe_after: timedelta = PROBE_INTERVAL,
+        resend_after: timedelta = RESEND_AFTER,
     ) -> None:
         self._ledger = ledger
         self._board = board
@@ -85,6 +86,7 @@ class Release:
         self._run = timedelta(seconds=run_seconds)
         self._owner = owner or uuid.uuid4().hex
         self._probe_after = probe_after
+        self._resend_after = resend_after
 
     def run(self) -> ReleaseReport:
         report = ReleaseReport()
@@ -139,6 +141,7 @@ class Release:
             until = started + self._run + LEASE_MARGIN
             if not self._board.acquire_lease(state.system, self._owner, now, until):
                 return None  # another run is draining it
+            self._resend_released(state.system)
             bucket = state.bucket or TokenBucket.full(state.release_config, now)
             drain = drains[state.system] = _Drain(state.system, bucket)
         return drain
@@ -153,6 +156,7 @@ class Release:
         wanted = min(bucket.available, SLICE, state.backlog)
         candidates = self._candidates(state, wanted) if wanted else []
         released = 0
+        epoch_moved = False
         for record in candidates:
             if record.state is State.QUEUED and anticipation_expired(record, now):
                 self._redeclare(record, now)
@@ -160,10 +164,14 @@ class Release:
             taken = bucket.take()
             drain.recent.append(now)
             try:
-                moved = self._ledger.move(record, self._release_move(record, taken, drain, now), now)
+                moved = self._ledger.move(record, self._release_move(record, taken, drain, now, state.epoch), now)
             except StateConflict:
                 drain.recent.pop()
                 continue  # cancelled, switched to the fallback or released meanwhile: token kept
+            except HeldAgainMeanwhile:
+                drain.recent.pop()
+                epoch_moved = True  # a declaration was held again: read the new epoch and go on
+                break
             except SystemHolding:
                 drain.recent.pop()
                 drain.stopped = True  # down, paused or lease lost: stop at once
@@ -172,6 +180,8 @@ class Release:
             self._queue.send(moved)
             released += 1
         drain.bucket = bucket
+        if epoch_moved:
+            return released, MIN_SLEEP
         if drain.stopped or len(candidates) < wanted or state.backlog - released <= 0:
             return released, None
         return released, bucket.seconds_until(slice_size, config)
@@ -182,7 +192,7 @@ class Release:
         ready = [r for r in fallback if not r.control_pending]  # re-integrated once released after a control
         return sorted([*queued, *ready], key=lambda r: (r.received_at, r.lrn))[:wanted]
 
-    def _release_move(self, record: Record, bucket: TokenBucket, drain: _Drain, now: datetime) -> Move:
+    def _release_move(self, record: Record, bucket: TokenBucket, drain: _Drain, now: datetime, epoch: int) -> Move:
         grant = ReleaseGrant(self._owner, bucket, drain.count_recent(now))
         if record.state is State.EMERGENCY:
             marks, references = reintegration_marks(record)
@@ -192,7 +202,14 @@ class Release:
                 frozenset({State.EMERGENCY}),
                 emergency_delta=-1,
                 grant=grant,
-                fields={"enqueued_at": iso(now), "probe": False, "marks": marks, "references": references},
+                epoch=epoch,
+                fields={
+                    "enqueued_at": iso(now),
+                    "probe": False,
+                    "marks": marks,
+                    "references": references,
+                    "release_epoch": epoch,
+                },
             )
         return Move(
             State.RELEASED,
@@ -200,7 +217,8 @@ class Release:
             frozenset({State.QUEUED}),
             held_delta=-1,
             grant=grant,
-            fields={"enqueued_at": iso(now), "probe": False},
+            epoch=epoch,
+            fields={"enqueued_at": iso(now), "probe": False, "release_epoch": epoch},
         )
 
     def _redeclare(self, record: Record, now: datetime) -> None:
@@ -228,7 +246,8 @@ class Release:
                 frozenset({State.QUEUED}),
                 held_delta=-1,
                 grant=ReleaseGrant(self._owner, state.bucket or TokenBucket(0, now), 0, now + self._probe_after),
-                fields={"enqueued_at": iso(now), "probe": True},
+                epoch=state.epoch,
+                fields={"enqueued_at": iso(now), "probe": True, "release_epoch": state.epoch},
             )
             try:
                 moved = self._ledger.move(record, move, now)
@@ -238,8 +257,20 @@ class Release:
             return True
         return False
 
+    def _resend_released(self, system: str) -> None:
+        """Before draining a system, send again what it has RELEASED: a run that died between the ledger
+        and the queue left one without its message, and releasing younger ones first would let them
+        overtake it. SQS drops the copies of messages it already has (same deduplication id)."""
+        token = None
+        while True:
+            records, token = self._ledger.page(system=system, state=State.RELEASED, limit=100, token=token)
+            for record in records:
+                self._queue.send(record)
+            if not token:
+                return
+
     def _resend_stale(self, now: datetime) -> list[Record]:
-        stale: list[Record] = self._ledger.stale_released(now - RESEND_AFTER, SLICE * 10)
+        stale: list[Record] = self._ledger.stale_released(now - self._resend_after, SLICE * 10)
         for record in stale:
             self._queue.send(record)
             self._ledger.mark_enqueued(record, now)

@@ -14,7 +14,7 @@ from ecluse.clock import Clock
 from ecluse.declarations import Record, State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
-from ecluse.ledger import Gate, Ledger, Move, StateConflict, SystemHolding
+from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding
 
 SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
 
@@ -57,11 +57,19 @@ class Submission:
                     frozenset({record.state}),
                     gate=Gate.OPEN_OR_AUTO if record.probe else Gate.OPEN,
                     count_attempt=True,
+                    epoch=record.release_epoch,
                 ),
                 self._clock.now(),
             )
         except StateConflict as moved:
             return SubmitResult(lrn, moved.current, "skipped")
+        except HeldAgainMeanwhile:
+            return self._requeue(
+                record,
+                f"an older declaration for {record.system} was held again after this one was released: "
+                "back in line behind it, to reach customs in receipt order",
+                holds_again=False,
+            )
         except SystemHolding:
             return self._requeue(record, f"{record.system} became UNAVAILABLE before sending: held again")
         try:
@@ -131,7 +139,9 @@ class Submission:
             return SubmitResult(record.lrn, lost.current, "skipped")
         return SubmitResult(record.lrn, moved.state, "accepted" if outcome.accepted else "rejected")
 
-    def _requeue(self, record: Record, why: str) -> SubmitResult:
+    def _requeue(self, record: Record, why: str, holds_again: bool = True) -> SubmitResult:
+        """Back to the ledger, in its receipt order. When it was the next one for customs (`holds_again`),
+        the system's hold epoch moves on: whatever was released after it is sent back in line too."""
         try:
             moved = self._ledger.move(
                 record,
@@ -141,6 +151,7 @@ class Submission:
                     frozenset({State.RELEASED, State.SUBMITTED, State.FAILED}),
                     held_delta=+1,
                     fields={"probe": False},
+                    new_epoch=holds_again,
                 ),
                 self._clock.now(),
             )

@@ -110,6 +110,9 @@ class SystemState:
     held: int = 0
     emergency: int = 0
     version: int = 0
+    # The hold epoch: moves on each time a declaration that was on its way to customs is held again.
+    # A declaration released in an earlier epoch would overtake it: it goes back in line instead.
+    epoch: int = 0
     # the release throttle and who is draining: written by the release run, not by status changes
     release: ReleaseConfig | None = None
     bucket: TokenBucket | None = None

@@ -21,7 +21,7 @@ from ecluse.aws.items import from_item, to_item, to_value
 from ecluse.clock import iso, parse_iso
 from ecluse.declarations import Declaration, HistoryEntry, Record, State
 from ecluse.errors import EcluseError
-from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, StateConflict, SystemHolding
+from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
 from ecluse.systems import Source, Status
 
 STATUS_RECORD = "STATUS"
@@ -53,6 +53,17 @@ def _open_condition(system: str, names: dict, values: dict, also: Source | None 
     return f"(attribute_not_exists(#status) OR #status <> :down OR #source IN ({listed}))"
 
 
+class _EpochMoved(Exception):
+    """The fast path was refused only because this environment's idea of the hold epoch was stale."""
+
+
+def _epoch_condition(epoch: int, names: dict, values: dict) -> str:
+    """The system's hold epoch is still `epoch` (a system never held again has none: epoch 0)."""
+    names["#epoch"] = "epoch"
+    values[":epoch"] = epoch
+    return "(attribute_not_exists(#epoch) OR #epoch = :epoch)" if epoch == 0 else "#epoch = :epoch"
+
+
 def _order_key(received_at: str, lrn: str) -> str:
     return f"{received_at}#{lrn}"
 
@@ -79,6 +90,7 @@ def _record(values: dict[str, Any], with_body: bool = False) -> Record:
         fallback_at=values.get("fallback_at"),
         fallback_mode=values.get("fallback_mode"),
         control_pending=bool(values.get("control_pending", False)),
+        release_epoch=int(values.get("release_epoch") or 0),
         body=body,
     )
 
@@ -88,14 +100,15 @@ class DynamoDbLedger:
         self._db = client
         self._table = declarations_table
         self._systems = systems_table
+        # Each system's hold epoch as this environment last saw it. The fast path writes it on the
+        # declaration and checks it in the same transaction; when it moved, the refusal returns the
+        # system's item, and the fast path is tried once more with the epoch it holds.
+        self._epochs: dict[str, int] = {}
 
     def _system_key(self, system: str) -> dict:
         return to_item({"system": system, "record": STATUS_RECORD})
 
     def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
-        received_at = iso(at)
-        state = State.RELEASED if hold_reason is None else State.QUEUED
-        detail = "system available and nothing held: sent to customs" if hold_reason is None else hold_reason
         body = gzip.compress(json.dumps(declaration.model_dump(mode="json")).encode())
         if len(body) > MAX_STORED_BODY_BYTES:
             raise EcluseError(
@@ -104,6 +117,20 @@ class DynamoDbLedger:
                 "Écluse can store; split it into several declarations",
                 http_status=413,
             )
+        if hold_reason is not None:
+            return self._add(declaration, fingerprint, at, body, hold_reason)
+        try:
+            return self._add(declaration, fingerprint, at, body, None)
+        except _EpochMoved:  # learnt the system's epoch from the refusal: once more with it
+            return self._add(declaration, fingerprint, at, body, None)
+
+    def _add(
+        self, declaration: Declaration, fingerprint: str, at: datetime, body: bytes, hold_reason: str | None
+    ) -> Record:
+        received_at = iso(at)
+        state = State.RELEASED if hold_reason is None else State.QUEUED
+        detail = "system available and nothing held: sent to customs" if hold_reason is None else hold_reason
+        epoch = self._epochs.get(declaration.system, 0)
         values = {
             "lrn": declaration.lrn,
             "system": declaration.system,
@@ -113,6 +140,7 @@ class DynamoDbLedger:
             "order_key": _order_key(received_at, declaration.lrn),
             "updated_at": received_at,
             "enqueued_at": received_at if state is State.RELEASED else None,
+            "release_epoch": epoch if state is State.RELEASED else None,
             "fingerprint": fingerprint,
             "urgent": declaration.urgent,
             "anticipation_expires_at": iso(declaration.anticipation_expires_at)
@@ -139,11 +167,13 @@ class DynamoDbLedger:
             check_names: dict[str, str] = {}
             check_values: dict[str, Any] = {":zero": 0}
             open_system = _open_condition(declaration.system, check_names, check_values)
+            same_epoch = _epoch_condition(epoch, check_names, check_values)
             system_part = {
                 "ConditionCheck": {
                     "TableName": self._systems,
                     "Key": self._system_key(declaration.system),
-                    "ConditionExpression": f"{open_system} AND (attribute_not_exists(held) OR held <= :zero) "
+                    "ConditionExpression": f"{open_system} AND {same_epoch} "
+                    "AND (attribute_not_exists(held) OR held <= :zero) "
                     "AND (attribute_not_exists(emergency) OR emergency <= :zero)",
                     "ExpressionAttributeNames": check_names,
                     "ExpressionAttributeValues": {k: to_value(v) for k, v in check_values.items()},
@@ -159,14 +189,23 @@ class DynamoDbLedger:
                 if existing is None:  # deleted in between: cannot happen (no deletes), but never 5xx
                     raise EcluseError("lrn_conflict", "retry the request", http_status=409)
                 raise DuplicateLrn(existing)
-            system = from_item(reasons[1].get("Item") or {})
-            if system.get("status") == Status.UNAVAILABLE.value:
-                why = f"held: {declaration.system} is UNAVAILABLE"
-            else:
-                waiting = int(system.get("held", 0)) + int(system.get("emergency", 0))
-                why = f"held behind {waiting} declaration(s) already waiting for {declaration.system}"
-            raise FastPathClosed(why)
+            self._fast_path_refused(declaration.system, from_item(reasons[1].get("Item") or {}), epoch)
         return _record(values)
+
+    def _fast_path_refused(self, system_id: str, system: dict[str, Any], epoch_used: int) -> None:
+        """Why the fast path was refused: FastPathClosed with the reason, or _EpochMoved when only the
+        hold epoch this environment knew was stale (it now knows the current one)."""
+        epoch = int(system.get("epoch", 0))
+        self._epochs[system_id] = epoch
+        waiting = int(system.get("held", 0)) + int(system.get("emergency", 0))
+        source = Source(system["source"]) if system.get("source") else None
+        if system.get("status") == Status.UNAVAILABLE.value and not policies.policy(system_id).passes_through(source):
+            raise FastPathClosed(f"held: {system_id} is UNAVAILABLE")
+        if waiting > 0:
+            raise FastPathClosed(f"held behind {waiting} declaration(s) already waiting for {system_id}")
+        if epoch != epoch_used:
+            raise _EpochMoved(system_id)
+        raise FastPathClosed(f"held: {system_id} refused the fast path")
 
     def _held_update(self, system: str, delta: int) -> dict:
         return {
@@ -245,6 +284,9 @@ class DynamoDbLedger:
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
                     current = self.get(record.lrn)
                     raise StateConflict(record.lrn, current.state if current else None)
+                system = from_item(reasons[1].get("Item") or {})
+                if move.epoch is not None and int(system.get("epoch", 0)) != move.epoch:
+                    raise HeldAgainMeanwhile(record.system)
                 raise SystemHolding(record.system)
         fields = {**(move.fields or {})}
         return record.model_copy(
@@ -292,6 +334,12 @@ class DynamoDbLedger:
                 "released_last_minute = :recent",
                 "released_counted_at = :at",
             ]
+        if move.epoch is not None:
+            conditions.append(_epoch_condition(move.epoch, names, values))
+        if move.new_epoch:
+            names["#epoch"] = "epoch"
+            values[":epoch_step"] = 1
+            adds.append("#epoch :epoch_step")
         if move.held_delta:
             values[":delta"] = move.held_delta
             adds.append("held :delta")
@@ -311,6 +359,7 @@ class DynamoDbLedger:
         }
         if conditions:
             key["ConditionExpression"] = " AND ".join(conditions)
+            key["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"  # says which condition failed
         if not (sets or adds):
             return {"ConditionCheck": key}
         expression = ("SET " + ", ".join(sets) if sets else "") + (" ADD " + ", ".join(adds) if adds else "")

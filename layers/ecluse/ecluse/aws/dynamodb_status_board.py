@@ -46,6 +46,7 @@ def _state(system: str, values: dict[str, Any]) -> SystemState:
         held=max(int(values.get("held", 0)), 0),
         emergency=max(int(values.get("emergency", 0)), 0),
         version=int(values.get("version", 0)),
+        epoch=int(values.get("epoch", 0)),
         release=_release(values),
         bucket=_bucket(values),
         lease_owner=values.get("lease_owner"),
