@@ -69,6 +69,7 @@ class SimulatedCustoms:
                         "system": r.system,
                         "at": r.at,
                         "accepted": r.outcome.accepted,
+                        "mrn": r.outcome.mrn,
                         "marks": r.marks,
                     }
                     for r in self._received

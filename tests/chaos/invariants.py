@@ -1,0 +1,133 @@
+"""The guarantees checked at the end of every chaos run, over the whole ledger and customs' receipts.
+
+Each check returns the list of violations (empty when it holds), written so that a failing run says
+which declarations broke what.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+FINAL = frozenset({"ACCEPTED", "REJECTED", "CANCELLED", "REDECLARE"})
+HELD_STATES = frozenset({"QUEUED"})
+
+
+@dataclass(frozen=True)
+class Receipt:
+    lrn: str
+    system: str
+    mrn: str | None
+
+
+@dataclass
+class Observation:
+    """What a run left behind: the ledger (lrn -> item, no body), each system's counters, what customs
+    received in order, what the ERPs lodged, and the throttle the run used."""
+
+    ledger: dict[str, dict]
+    counters: dict[str, dict]
+    received: list[Receipt]
+    lodged: list[str]
+    rate_per_minute: int
+    burst: int
+    sent_while_held: list[str] = field(default_factory=list)
+
+
+def _at(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+def nothing_stuck(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+    """Every lodged declaration is in the ledger, and in a final state once the storm has settled."""
+    problems = [f"{lrn} was lodged but is not in the ledger" for lrn in seen.lodged if lrn not in ledger]
+    problems += [
+        f"{lrn} is stuck {record['state']} ({record['history'][-1]['detail']})"
+        for lrn, record in ledger.items()
+        if record["state"] not in FINAL
+    ]
+    return problems
+
+
+def counts_match(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+    """Each system's `held` and `emergency` counters equal what the ledger holds."""
+    held, emergency = Counter(), Counter()
+    for record in ledger.values():
+        if record["state"] == "QUEUED":
+            held[record["system"]] += 1
+        elif record["state"] == "EMERGENCY":
+            emergency[record["system"]] += 1
+    problems = []
+    for system, item in seen.counters.items():
+        if int(item.get("held", 0)) != held[system]:
+            problems.append(f"{system}: counter held={item.get('held', 0)} but the ledger holds {held[system]}")
+        if int(item.get("emergency", 0)) != emergency[system]:
+            problems.append(
+                f"{system}: counter emergency={item.get('emergency', 0)} but the ledger holds {emergency[system]}"
+            )
+    return problems
+
+
+def at_most_once(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+    """Customs received each LRN at most once, and every ACCEPTED one exactly once, with its MRN."""
+    received = Counter(r.lrn for r in seen.received)
+    problems = [f"{lrn} reached customs {n} times" for lrn, n in received.items() if n > 1]
+    mrns = {r.lrn: r.mrn for r in seen.received}
+    for lrn, record in ledger.items():
+        if record["state"] == "ACCEPTED" and (received[lrn] != 1 or mrns.get(lrn) not in (None, record.get("mrn"))):
+            problems.append(f"{lrn} is ACCEPTED with MRN {record.get('mrn')} but customs received it {received[lrn]}x")
+    return problems
+
+
+def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+    """Per system, a declaration that was ever held reached customs after every declaration of its system
+    received before it (that reached customs at all)."""
+    position = {r.lrn: i for i, r in enumerate(seen.received)}
+    by_system: dict[str, list[dict]] = defaultdict(list)
+    for record in ledger.values():
+        if record["lrn"] in position:
+            by_system[record["system"]].append(record)
+    problems = []
+    for system, records in by_system.items():
+        records.sort(key=lambda r: (r["received_at"], r["lrn"]))
+        latest_before: dict | None = None  # the one received earlier that reached customs last
+        for record in records:
+            held = any(h["state"] in HELD_STATES for h in record["history"])
+            if held and latest_before and position[latest_before["lrn"]] > position[record["lrn"]]:
+                problems.append(
+                    f"{system}: {record['lrn']} (received {record['received_at']}, held) reached customs before "
+                    f"{latest_before['lrn']} (received {latest_before['received_at']})"
+                )
+            if latest_before is None or position[record["lrn"]] > position[latest_before["lrn"]]:
+                latest_before = record
+    return problems
+
+
+def within_rate(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+    """In any 60 s window, releases from the backlog per system never exceed rate + burst."""
+    limit = seen.rate_per_minute + seen.burst
+    releases: dict[str, list[datetime]] = defaultdict(list)
+    for record in ledger.values():
+        history = record["history"]
+        for before, entry in zip(history, history[1:], strict=False):
+            if entry["state"] == "RELEASED" and before["state"] in ("QUEUED", "EMERGENCY"):
+                releases[record["system"]].append(_at(entry["at"]))
+    problems = []
+    for system, moments in releases.items():
+        moments.sort()
+        start = 0
+        for end, moment in enumerate(moments):
+            while moment - moments[start] >= timedelta(minutes=1):
+                start += 1
+            if end - start + 1 > limit:
+                problems.append(f"{system}: {end - start + 1} releases within 60 s up to {moment} (limit {limit})")
+                break
+    return problems
+
+
+def check_all(seen: Observation, *, settled: bool = True) -> list[str]:
+    checks = [counts_match, at_most_once, held_in_receipt_order, within_rate]
+    if settled:
+        checks.insert(0, nothing_stuck)
+    return [*seen.sent_while_held, *(problem for check in checks for problem in check(seen, seen.ledger))]
