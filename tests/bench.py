@@ -50,9 +50,9 @@ def aws_calls() -> list[str]:
     import boto3
     from moto import mock_aws
 
-    from ecluse.gateway.simulated import SimulatedCustoms, serve
     from local import infra
     from local.functions import LambdaContext, load
+    from local.simulated import SimulatedCustoms, serve
     from local.stack import _sqs_record
     from tests.conftest import ApiClient
     from tests.factories import declaration_body
