@@ -9,7 +9,7 @@ PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 
 .PHONY: run test lint bench fuzz openapi deploy clean
 
-$(VENV)/.bootstrap-stamp: requirements-dev.txt
+$(VENV)/.bootstrap-stamp: requirements-dev.txt layers/runtime/requirements.txt layers/pdf/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
 	$(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
