@@ -147,6 +147,7 @@ class Function:
 class Invocation:
     ok: bool
     init_seconds: float | None
+    invoke_seconds: float | None
     wall_seconds: float
     answer: Any
     error: dict | None
@@ -177,6 +178,7 @@ def run_python(path: list[str], spec: dict[str, Any], environment: dict[str, str
     return Invocation(
         result["ok"],
         result.get("init_seconds"),
+        result.get("invoke_seconds"),
         wall,
         result.get("answer"),
         result.get("error"),
