@@ -7,9 +7,9 @@ PY := $(VENV)/bin/python
 PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test lint bench fuzz openapi deploy clean
+.PHONY: run test lint parity bench fuzz openapi deploy clean
 
-$(VENV)/.bootstrap-stamp: requirements-dev.txt
+$(VENV)/.bootstrap-stamp: requirements-dev.txt layers/runtime/requirements.txt layers/pdf/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
 	$(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -24,8 +24,12 @@ lint: $(VENV)/.bootstrap-stamp
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 PATH=$(dir $(PYTHON312)):$$PATH AWS_DEFAULT_REGION=eu-west-3 $(VENV)/bin/sam validate --lint --template template.yaml
 
+# tests/integration/test_deploy_parity.py runs the parity check inside the suite; `make parity` prints it
 test: lint
 	$(PY) -m pytest -n 2 --dist loadfile
+
+parity: $(VENV)/.bootstrap-stamp
+	$(PY) -m local.parity
 
 bench: $(VENV)/.bootstrap-stamp
 	$(PY) -m tests.bench

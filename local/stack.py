@@ -43,9 +43,9 @@ class Stack:
         import boto3
         from moto.server import ThreadedMotoServer
 
-        from ecluse.gateway.simulated import SimulatedCustoms, serve
         from local import infra
         from local.functions import load
+        from local.simulated import SimulatedCustoms, serve
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -5,23 +5,30 @@
    minimum (backlog / rate), the busiest 60 s window against rate + burst.
 2. AWS calls per declaration, counted with a botocore hook on the real handlers against moto: the
    fast path, and a held declaration through release and submission.
-3. Cold start: wall time to import each handler (fresh interpreter, best of 3) against `import boto3`.
+3. Cold start: wall time to import each handler as `sam build` packages it, in a fresh interpreter that
+   sees only the function, its layers and the runtime's boto3 (local/lambda_env.py; best of 5), against
+   the floor `import boto3; boto3.client("dynamodb")` in the same interpreter.
+4. Size: each function with its layers, unzipped, against Lambda's 250 MB.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from collections import Counter
 
 from tests.environment import offline_aws
 
 offline_aws(log_level="ERROR")
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 import local  # noqa: E402,F401 - the layer on sys.path
-from local.infra import ROOT  # noqa: E402
+from local.infra import TEMPLATE  # noqa: E402
 
 
 def drain() -> list[str]:
@@ -50,9 +57,9 @@ def aws_calls() -> list[str]:
     import boto3
     from moto import mock_aws
 
-    from ecluse.gateway.simulated import SimulatedCustoms, serve
     from local import infra
     from local.functions import LambdaContext, load
+    from local.simulated import SimulatedCustoms, serve
     from local.stack import _sqs_record
     from tests.conftest import ApiClient
     from tests.factories import declaration_body
@@ -100,20 +107,20 @@ def aws_calls() -> list[str]:
                 after.pop(name, None)
             return +after
 
-        fast_api = measure(lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)])
-        fast_submit = measure(consume)
-        api.call("PUT", "/systems/DELTA_G/release", {"rate_per_minute": 6000, "burst": 1000})
-        api.call("PUT", "/systems/DELTA_G/status", {"status": "UNAVAILABLE"})
-        held_api = measure(lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)])
-        api.call("PUT", "/systems/DELTA_G/status", {"status": "AVAILABLE"})
-
         def release_all() -> None:
             for _ in range(count):
                 if not release.lambda_handler({}, LambdaContext())["released"]:
                     break
 
-        held_release = measure(release_all)
-        held_submit = measure(consume)
+        with contextlib.redirect_stdout(io.StringIO()):  # the handlers' EMF metric lines
+            fast_api = measure(lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)])
+            fast_submit = measure(consume)
+            api.call("PUT", "/systems/DELTA_G/release", {"rate_per_minute": 6000, "burst": 1000})
+            api.call("PUT", "/systems/DELTA_G/status", {"status": "UNAVAILABLE"})
+            held_api = measure(lambda: [api.call("POST", "/declarations", declaration_body()) for _ in range(count)])
+            api.call("PUT", "/systems/DELTA_G/status", {"status": "AVAILABLE"})
+            held_release = measure(release_all)
+            held_submit = measure(consume)
         server.shutdown()
         boto3.DEFAULT_SESSION = None
 
@@ -131,34 +138,74 @@ def aws_calls() -> list[str]:
     ]
 
 
+def _lambda_functions() -> dict:
+    from samtranslator.yaml_helper import yaml_parse
+
+    from local.lambda_env import functions, sam_build
+
+    sam_build()
+    return functions(yaml_parse(TEMPLATE.read_text()))
+
+
 def cold_start() -> list[str]:
-    env = {
-        **os.environ,
+    from local.lambda_env import lambda_variables, run_python
+
+    settings = {
         "DECLARATIONS_TABLE": "d",
         "SYSTEMS_TABLE": "s",
         "SUBMIT_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/0/q.fifo",
         "CUSTOMS_GATEWAY_URL": "http://127.0.0.1:9",
-        "PYTHONPATH": f"{ROOT / 'layers' / 'ecluse'}:{ROOT}",
     }
+    by_id = _lambda_functions()
+    with tempfile.TemporaryDirectory() as scratch:
+        with open(os.path.join(scratch, "floor.py"), "w") as floor_module:
+            floor_module.write("import boto3\n\nboto3.client('dynamodb')\n\n\ndef handler(event, context):\n    pass\n")
+        any_function = next(iter(by_id.values()))
+        floor_path = [scratch, any_function.path()[-1]]  # the runtime's boto3 alone
+        floor_spec = {"handler": "floor.handler", "function": "floor", "event": None}
 
-    def best(code: str) -> float:
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
-            times.append(time.perf_counter() - started)
-        return min(times)
+        def floor() -> float:
+            return run_python(floor_path, floor_spec, {**lambda_variables(any_function), **settings}).wall_seconds
 
-    baseline = best("import boto3; boto3.client('dynamodb')")
-    lines = [f"baseline: python + boto3 + one client {baseline:.2f} s"]
-    for name in ("api", "submit", "release"):
-        seconds = best(f"from local.functions import load; load('{name}', {{}})")
-        lines.append(f"{name} handler import {seconds:.2f} s -> ratio to baseline {seconds / baseline:.2f}")
+        def handler(function) -> float:
+            spec = {"handler": function.handler, "function": function.logical_id, "event": None}
+            variables = {**lambda_variables(function), **function.environment, **settings}
+            result = run_python(function.path(), spec, variables)
+            assert result.ok, result.error_line
+            return result.wall_seconds
+
+        times: dict[str, list[float]] = {"floor": []}
+        for _ in range(5):  # interleaved, so a busy moment of the machine hits every figure alike
+            times["floor"].append(floor())
+            for logical_id, function in by_id.items():
+                times.setdefault(logical_id, []).append(handler(function))
+    baseline = min(times.pop("floor"))
+    lines = [f"floor: fresh interpreter + boto3 + one client {baseline:.3f} s"]
+    for logical_id, seconds in times.items():
+        lines.append(f"{logical_id} import {min(seconds):.3f} s -> ratio to floor {min(seconds) / baseline:.2f}")
     return lines
 
 
+def sizes() -> list[str]:
+    from local.lambda_env import LAMBDA_LIMIT_BYTES
+
+    lines = []
+    for logical_id, function in _lambda_functions().items():
+        size = function.size_bytes()
+        layers = " + ".join(f"{layer.name} {_megabytes(layer.root)}" for layer in function.layers)
+        lines.append(
+            f"{logical_id}: {size / 1e6:.1f} MB unzipped (code {_megabytes(function.code)} + {layers}) "
+            f"-> {size / LAMBDA_LIMIT_BYTES:.0%} of Lambda's 250 MB"
+        )
+    return lines
+
+
+def _megabytes(root) -> str:
+    return f"{sum(f.stat().st_size for f in root.rglob('*') if f.is_file()) / 1e6:.1f} MB"
+
+
 def main() -> None:
-    for title, section in (("Drain", drain), ("AWS calls", aws_calls), ("Cold start", cold_start)):
+    for title, section in (("Drain", drain), ("AWS calls", aws_calls), ("Cold start", cold_start), ("Size", sizes)):
         print(f"## {title}")
         for line in section():
             print(f"- {line}")

@@ -8,12 +8,12 @@ import tracemalloc
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ecluse.gateway.simulated import SimulatedCustoms
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission
 from ecluse.systems import Source, Status, StatusChange
 from ecluse.throttle import ReleaseConfig
+from local.simulated import SimulatedCustoms
 from tests.factories import declaration_body
 from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
 

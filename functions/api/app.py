@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -17,6 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import rules, systems
+from ecluse.aws import tracing
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
@@ -25,14 +26,12 @@ from ecluse.config import ApiSettings
 from ecluse.declarations import LRN_PATTERN, Declaration, State
 from ecluse.errors import EcluseError, invalid
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
-from ecluse.fallback_document import build as build_fallback_document
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
 from ecluse.operations import Operations, StatusRequest
 from ecluse.throttle import ReleaseConfig
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 settings = ApiSettings.from_env()
 _dynamodb = boto3.client("dynamodb")
 _clock = SystemClock()
@@ -160,6 +159,8 @@ def fallback_document(lrn: str) -> Response[Any]:
             "procedure: POST /declarations/{lrn}/emergency first",
             http_status=409,
         )
+    from ecluse.fallback_document import build as build_fallback_document  # only this route needs it
+
     document = build_fallback_document(record)
     accept = app.current_event.headers.get("accept") or app.current_event.headers.get("Accept") or ""
     if format == "pdf" or (format is None and "application/pdf" in accept):
@@ -241,7 +242,7 @@ def _refuse_early(event: dict) -> dict | None:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracing.capture_lambda_handler()
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
     refused = _refuse_early(event)

@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ecluse.aws import tracing
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
@@ -19,7 +20,6 @@ from ecluse.release import Release
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 settings = ReleaseSettings.from_env()
 _dynamodb = boto3.client("dynamodb")
 release = Release(
@@ -34,7 +34,7 @@ release = Release(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracing.capture_lambda_handler()
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
     report = release.run()

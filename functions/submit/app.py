@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from ecluse.aws import tracing
 from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
@@ -25,7 +26,6 @@ from ecluse.submission import Submission
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 settings = SubmitSettings.from_env()
 
 
@@ -83,7 +83,7 @@ def _back_off(event: dict, failed: set[str]) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracing.capture_lambda_handler("botocore", "httplib")
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
     try:

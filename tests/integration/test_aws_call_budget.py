@@ -7,8 +7,8 @@ from collections import Counter
 import boto3
 import pytest
 
-from ecluse.gateway.simulated import SimulatedCustoms, serve
 from local.functions import LambdaContext, load
+from local.simulated import SimulatedCustoms, serve
 from local.stack import _sqs_record
 from tests.conftest import ApiClient
 from tests.factories import declaration_body

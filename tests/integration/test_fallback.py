@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pypdf import PdfReader
 
-from ecluse.gateway.simulated import SimulatedCustoms, serve
 from local.functions import LambdaContext, load
+from local.simulated import SimulatedCustoms, serve
 from local.stack import _sqs_record
 from tests.factories import declaration_body
 

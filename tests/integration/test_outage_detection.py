@@ -15,11 +15,11 @@ from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.declarations import State
 from ecluse.detection import AutoDetection
 from ecluse.gateway import SendingError
-from ecluse.gateway.simulated import SimulatedCustoms
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission
 from ecluse.systems import Source, Status, StatusChange
+from local.simulated import SimulatedCustoms
 from tests.factories import declaration_body
 
 

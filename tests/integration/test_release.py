@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 
 from ecluse.declarations import State
-from ecluse.gateway.simulated import SimulatedCustoms
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission
 from ecluse.systems import Source, Status, StatusChange
 from ecluse.throttle import ReleaseConfig
+from local.simulated import SimulatedCustoms
 from tests.conftest import drain_queue
 from tests.factories import declaration_body
 

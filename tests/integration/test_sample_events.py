@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ecluse.gateway.simulated import SimulatedCustoms, serve
 from local.functions import LambdaContext, load
 from local.infra import ROOT
+from local.simulated import SimulatedCustoms, serve
 
 
 def _event(name):

@@ -6,9 +6,9 @@ import pytest
 
 from ecluse.declarations import State
 from ecluse.gateway import SendingError
-from ecluse.gateway.simulated import SimulatedCustoms
 from ecluse.lodging import Lodging, validate
 from ecluse.submission import Submission
+from local.simulated import SimulatedCustoms
 from tests.factories import declaration_body
 
 

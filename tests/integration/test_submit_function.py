@@ -7,8 +7,8 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from ecluse.gateway.simulated import SimulatedCustoms, serve
 from local.functions import LambdaContext, load
+from local.simulated import SimulatedCustoms, serve
 from local.stack import _sqs_record
 from tests.factories import declaration_body
 

@@ -6,7 +6,7 @@ import pytest
 
 from ecluse.gateway import Lodgement, SendingError
 from ecluse.gateway.http import HttpGateway
-from ecluse.gateway.simulated import SimulatedCustoms, serve
+from local.simulated import SimulatedCustoms, serve
 
 
 @pytest.fixture

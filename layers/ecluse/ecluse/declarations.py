@@ -60,7 +60,7 @@ def sources_of(target: State) -> frozenset[State]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 NonNegativeKg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -156,7 +156,7 @@ class Declaration(_Strict):
 
 
 class HistoryEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     state: State
     at: str
@@ -166,7 +166,7 @@ class HistoryEntry(BaseModel):
 class Record(BaseModel):
     """A declaration as the ledger holds it: the body plus everything that happened to it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     lrn: str
     system: str

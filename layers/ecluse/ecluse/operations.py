@@ -18,7 +18,7 @@ from ecluse.throttle import ReleaseConfig
 class StatusRequest(BaseModel):
     """`PUT /systems/{system}/status`: what the operator (or a feed) says about a system."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     status: Status
     source: Source = Source.OPERATOR

@@ -34,7 +34,7 @@ class Evidence(StrEnum):
     BE_CALL_NUMBER = "be_call_number"  # Belgium: call number and start time, N04737-D:20250613-T170000
 
 
-_Strict = ConfigDict(extra="forbid", frozen=True)
+_Strict = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class RecordInBooks(BaseModel):
@@ -120,7 +120,7 @@ def _missing(source: Source | None, what: str) -> EcluseError:
 
 
 class PolicyFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     version: str
     restricted_document_codes: dict[str, list[str] | str]
     policies: dict[str, Policy]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class ReleaseConfig(BaseModel):
     """`PUT /systems/{system}/release`: how fast held declarations go back to customs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     rate_per_minute: int = Field(ge=1, le=6000, description="releases per minute while a backlog drains")
     burst: int = Field(ge=1, le=6000, description="releases allowed at once on top of the rate")

@@ -1,7 +1,7 @@
 """The customs gateway: how a released declaration reaches the customs system (or its EDI provider).
 
 Two adapters implement `CustomsGateway`: `gateway.http.HttpGateway` (an EDI provider's REST endpoint,
-see docs/gateway-protocol.md) and `gateway.simulated.SimulatedCustoms` (for `make run` and tests).
+see docs/gateway-protocol.md) and `local.simulated.SimulatedCustoms` (for `make run` and tests; never shipped).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A simulated customs system: accepts, rejects or is down on command, and remembers what it received.
 
 Used in-process by tests, and behind `serve()` (the gateway protocol over HTTP on loopback) by `make run`
-so the real HTTP adapter is exercised. Its controls are documented in README.md ("Simulated customs").
+so the real HTTP adapter is exercised. It lives in local/, not in the layer: nothing local-only ships
+(decision 4). Its controls are documented in README.md ("Simulated customs").
 """
 
 from __future__ import annotations

@@ -1,0 +1,53 @@
+"""What runs on Lambda is what the tests ran: each handler as `sam build` packages it for arm64, imported
+in an interpreter that sees only the function's code, its layers and the runtime's boto3, and invoked
+with its sample event against the template's tables and queues (local/parity.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.infra import TEMPLATE
+from local.parity import check
+
+OLD_LAYER = "!Sub arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:18"
+
+
+@pytest.fixture(scope="module")
+def report():
+    return check()  # sam build first (cached under .aws-sam; a fresh clone fetches the arm64 wheels)
+
+
+def test_every_handler_imports_and_answers_as_deployed(report):
+    assert report.ok, report.text()
+    assert set(report.invocations) == {"ApiFunction", "SubmitFunction", "ReleaseFunction"}
+    assert report.invocations["ApiFunction"].answer["statusCode"] == 202
+
+
+def test_compiled_packages_ship_as_arm64_builds(report):
+    listed = "\n".join(report.lines)
+    assert "pydantic-core 2.46.5 compiled cp312-cp312-manylinux" in listed
+    for line in report.lines:
+        if " compiled " in line:
+            assert line.rstrip().endswith("_aarch64"), line
+
+
+def test_no_function_exceeds_the_unzipped_size_limit(report):
+    sizes = [line for line in report.lines if "MB unzipped of 250 MB" in line]
+    assert len(sizes) == 3, report.text()
+
+
+def test_the_powertools_layer_the_template_attached_before_fails_every_cold_start(report):
+    """Layer :18 carries Powertools 3.22.1 at most (3.23.0 shipped as layer 27): the API and the submit
+    function could not even be imported. The check must say so, with Python's own words."""
+    old = TEMPLATE.read_text().replace("      - !Ref RuntimeLayer\n", f"      - {OLD_LAYER}\n", 1)
+    assert old != TEMPLATE.read_text()
+    failed = check(old, build=False)  # the same build: only the layers differ
+    assert not failed.ok
+    assert (
+        "ApiFunction: ImportError: cannot import name 'RequestUnsupportedContentType' from "
+        "'aws_lambda_powertools.event_handler.openapi.exceptions'" in failed.text()
+    )
+    assert (
+        "SubmitFunction: ModuleNotFoundError: No module named 'aws_lambda_powertools.utilities.circuit_breaker'"
+        in failed.text()
+    )
