@@ -139,9 +139,8 @@ def run(http: Http, border: Border) -> BorderReport:
         http("DELETE", "/_sim/outage", {"system": system})
         http("PUT", f"/systems/{system}/status", {"status": "AVAILABLE", "reason": "storm over"})
     ledger = _wait_until_final(http, lodged, border.drain_seconds)
-    return BorderReport(
-        len(lodged), counts["flips"], counts["outages"], time.monotonic() - started, _observe(http, ledger, lodged, border)
-    )
+    observation = _observe(http, ledger, lodged, border)
+    return BorderReport(len(lodged), counts["flips"], counts["outages"], time.monotonic() - started, observation)
 
 
 def _wait_until_final(http: Http, lrns: list[str], seconds: float) -> dict[str, dict]:

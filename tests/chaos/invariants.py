@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 FINAL = frozenset({"ACCEPTED", "REJECTED", "CANCELLED", "REDECLARE"})
 HELD_STATES = frozenset({"QUEUED"})
@@ -110,7 +111,7 @@ def within_rate(seen: Observation, ledger: dict[str, dict]) -> list[str]:
     releases: dict[str, list[datetime]] = defaultdict(list)
     for record in ledger.values():
         history = record["history"]
-        for before, entry in zip(history, history[1:], strict=False):
+        for before, entry in pairwise(history):
             if entry["state"] == "RELEASED" and before["state"] in ("QUEUED", "EMERGENCY"):
                 releases[record["system"]].append(_at(entry["at"]))
     problems = []

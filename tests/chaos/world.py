@@ -9,6 +9,7 @@ an invocation (the Lambda process dies there: nothing after it runs, its message
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
@@ -18,15 +19,15 @@ from typing import Any
 
 import boto3
 
-from ecluse.gateway.simulated import SimulatedCustoms, serve
 from local import infra, moto_twin
 from local.functions import LambdaContext, load
+from local.simulated import SimulatedCustoms, serve
 from local.stack import _sqs_record
 from tests.chaos.invariants import FINAL, Observation, Receipt
 from tests.factories import declaration_body
 
 
-class Crash(BaseException):  # noqa: N818 - not an error the code may handle: the process dies here
+class Crash(BaseException):
     """The Lambda execution environment died at this AWS call (timeout, out of memory, host failure)."""
 
 
@@ -84,7 +85,8 @@ class World:
         self.declarations_table = self.resources.env("api")["DECLARATIONS_TABLE"]
         self.systems_table = self.resources.env("api")["SYSTEMS_TABLE"]
         for system in self.systems:
-            self.http("PUT", f"/systems/{system}/release", {"rate_per_minute": self.rate_per_minute, "burst": self.burst})
+            throttle = {"rate_per_minute": self.rate_per_minute, "burst": self.burst}
+            self.http("PUT", f"/systems/{system}/release", throttle)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -208,11 +210,9 @@ class World:
         return {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
 
     def _visible_again(self, handles: list[str]) -> None:
-        for handle in handles:
-            try:
+        for handle in handles:  # (one deleted before the crash has no visibility to change)
+            with contextlib.suppress(self.sqs.exceptions.ReceiptHandleIsInvalid):
                 self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
-            except self.sqs.exceptions.ReceiptHandleIsInvalid:
-                pass  # deleted before the crash
 
     # ------------------------------------------------------------------ the end of the storm
     def settle(self, seconds: float = 60.0) -> None:
