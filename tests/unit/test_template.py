@@ -3,6 +3,7 @@ elsewhere rely on (the local stack is built from the same template)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
@@ -110,3 +111,42 @@ def test_only_the_api_carries_the_pdf_layer(template):
         layers = json.dumps(function["Properties"].get("Layers", []))
         assert ("PdfLayer" in layers) is (name == "ApiFunction"), name
         assert "EcluseLayer" in layers
+
+
+def _statements(policy):
+    statements = policy["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _allows(statement, action):
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    return any(fnmatch.fnmatchcase(action, pattern) for pattern in actions)
+
+
+def test_every_alarm_topic_can_be_published_to_by_cloudwatch(template):
+    """An alarm action on an encrypted topic only notifies if the topic's key lets CloudWatch use it; the
+    AWS-managed alias/aws/sns key never does (its policy cannot name cloudwatch.amazonaws.com)."""
+    resources = template["Resources"]
+    alarms = _of_type(template, "AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, alarm in alarms.items():
+        for action in alarm["Properties"]["AlarmActions"]:
+            topic = resources[action["Ref"]]
+            key = topic["Properties"].get("KmsMasterKeyId")
+            if key is None:
+                continue  # unencrypted topics take alarms (but test_topics_are_encrypted refuses them)
+            assert isinstance(key, dict), f"{name}: topic key {key!r} is not this stack's key"
+            [key_id] = key.values() if "Ref" in key else [key["Fn::GetAtt"][0]]
+            policy = resources[key_id]["Properties"]["KeyPolicy"]
+            cloudwatch = [
+                s
+                for s in _statements(policy)
+                if s["Effect"] == "Allow" and "cloudwatch.amazonaws.com" in json.dumps(s["Principal"])
+            ]
+            for needed in ("kms:Decrypt", "kms:GenerateDataKey"):
+                assert any(_allows(s, needed) for s in cloudwatch), f"{name}: CloudWatch lacks {needed} on {key_id}"
+
+
+def test_topics_are_encrypted(template):
+    for name, topic in _of_type(template, "AWS::SNS::Topic").items():
+        assert topic["Properties"].get("KmsMasterKeyId"), name
