@@ -53,6 +53,11 @@ def _open_condition(system: str, names: dict, values: dict, also: Source | None 
     return f"(attribute_not_exists(#status) OR #status <> :down OR #source IN ({listed}))"
 
 
+def _state_of(item: dict | None) -> State | None:
+    """The state in an item returned by a failed condition (ALL_OLD); None when there is no such item."""
+    return State(item["state"]["S"]) if item and "state" in item else None
+
+
 def _order_key(received_at: str, lrn: str) -> str:
     return f"{received_at}#{lrn}"
 
@@ -229,22 +234,22 @@ class DynamoDbLedger:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
         }
-        parts = [{"Update": {**update, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
+        # A lost condition returns the item as it is: no GetItem, which the release function may not call.
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        parts = [{"Update": update}]
         system_part = self._system_part(record.system, move, at)
         if system_part:
             parts.append(system_part)
         if len(parts) == 1:
             try:
                 self._db.update_item(**update)
-            except self._db.exceptions.ConditionalCheckFailedException:
-                current = self.get(record.lrn)
-                raise StateConflict(record.lrn, current.state if current else None) from None
+            except self._db.exceptions.ConditionalCheckFailedException as lost:
+                raise StateConflict(record.lrn, _state_of(lost.response.get("Item"))) from None
         else:
             reasons = self._transact(parts)
             if reasons is not None:
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    current = self.get(record.lrn)
-                    raise StateConflict(record.lrn, current.state if current else None)
+                    raise StateConflict(record.lrn, _state_of(reasons[0].get("Item")))
                 raise SystemHolding(record.system)
         fields = {**(move.fields or {})}
         return record.model_copy(
