@@ -105,6 +105,8 @@ class InMemoryLedger:
             current = s.records.get(record.lrn)
             if current is None or current.state not in move.expected:
                 raise StateConflict(record.lrn, current.state if current else None)
+            if move.if_attempts is not None and current.attempts != move.if_attempts:
+                raise StateConflict(record.lrn, current.state)
             system = s.system(current.system)
             down = system.holds
             if move.gate is Gate.OPEN and down:

@@ -48,6 +48,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.REDECLARE: frozenset(),
 }
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+# Record.customs_lookup: what customs answered when asked about an LRN it may have received
+RECEIVED_BY_CUSTOMS, NOT_RECEIVED = "received", "not_received"
 
 
 def can_move(current: State, target: State) -> bool:
@@ -185,7 +187,16 @@ class Record(BaseModel):
     fallback_at: str | None = None  # when the fallback declaration was established (real clearance date)
     fallback_mode: str | None = None  # "document", or "record_in_books" (OEA)
     control_pending: bool = False  # physically controlled, goods not yet released after the control
+    # what customs answered when last asked about this LRN ("received" / "not_received"), reset when a
+    # lodge goes out after it; not projected in the listing indexes (read it with `get`)
+    customs_lookup: str | None = None
     body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
+
+    @property
+    def possibly_lodged(self) -> bool:
+        """It went to customs at least once without an answer, and no lookup since said customs never got
+        it: customs may hold it, so it must not be cancelled or lodged again under the fallback."""
+        return self.attempts > 0 and self.customs_lookup != NOT_RECEIVED
 
     def summary(self) -> dict:
         return {

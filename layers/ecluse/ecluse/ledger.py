@@ -71,6 +71,8 @@ class Move:
     grant: ReleaseGrant | None = None
     count_attempt: bool = False
     fields: dict | None = None
+    # only if nothing was sent to customs since the record was read (its attempts are still these)
+    if_attempts: int | None = None
 
     def __post_init__(self) -> None:
         # The life cycle has one definition (declarations.TRANSITIONS): a move outside it is a bug.

@@ -84,6 +84,7 @@ def _record(values: dict[str, Any], with_body: bool = False) -> Record:
         fallback_at=values.get("fallback_at"),
         fallback_mode=values.get("fallback_mode"),
         control_pending=bool(values.get("control_pending", False)),
+        customs_lookup=values.get("customs_lookup"),
         body=body,
     )
 
@@ -226,11 +227,15 @@ class DynamoDbLedger:
         if move.count_attempt:
             values[":one"] = 1
             expression += " ADD attempts :one"
+        condition = f"#state IN ({', '.join(f':e{i}' for i in range(len(expected)))})"
+        if move.if_attempts is not None:
+            values[":attempts"] = move.if_attempts
+            condition += " AND attempts = :attempts"
         update = {
             "TableName": self._table,
             "Key": to_item({"lrn": record.lrn}),
             "UpdateExpression": expression,
-            "ConditionExpression": f"#state IN ({', '.join(f':e{i}' for i in range(len(expected)))})",
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
         }
