@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -52,6 +53,7 @@ submission = Submission(
     _clock,
     settings.max_sending_attempts,
     _detection,
+    settle=timedelta(seconds=settings.customs_gateway_settle_seconds),
 )
 # A failure in one system's message group must not hold back the other systems' groups.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)

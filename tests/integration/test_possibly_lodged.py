@@ -152,6 +152,7 @@ def test_found_by_the_lookup_the_history_says_customs_already_had_it(aws, ledger
     with pytest.raises(SendingError):
         submission.handle(lrn)
     customs.next_lodge = None
+    clock.advance(minutes=1)  # customs has finished the lodgement whose answer was lost
     assert submission.handle(lrn, 2).action == "accepted"
     accepted = ledger.get(lrn)
     assert accepted.customs_lookup == "received"
@@ -162,3 +163,42 @@ def test_found_by_the_lookup_the_history_says_customs_already_had_it(aws, ledger
 class _NoQueue:
     def send(self, record):
         pass
+
+
+class StillWorkingOnIt(SimulatedCustoms):
+    """Customs takes longer than the client waits: the lodgement is only on record once it finishes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_progress = []
+
+    def lodge(self, lodgement):
+        self.in_progress.append(lodgement)
+        raise SendingError("timeout", "no answer within 10 s")
+
+    def finish(self):
+        for lodgement in self.in_progress:
+            SimulatedCustoms.lodge(self, lodgement)
+        self.in_progress = []
+
+
+def test_a_timed_out_lodgement_is_not_looked_up_before_customs_can_have_finished_it(
+    aws, ledger, board, clock, dynamodb, lodging
+):
+    customs = StillWorkingOnIt()
+    lookups = []
+    customs_lookup = customs.lookup
+    customs.lookup = lambda system, lrn: lookups.append(lrn) or customs_lookup(system, lrn)
+    submission = _submission(aws, ledger, board, clock, dynamodb, customs)
+    lrn = lodging.lodge(validate(declaration_body())).record.lrn
+    with pytest.raises(SendingError):
+        submission.handle(lrn)
+    clock.advance(seconds=10)  # SQS's first retry: customs is still working on the first lodgement
+    with pytest.raises(SendingError, match="settling"):
+        submission.handle(lrn, 2)
+    assert (lookups, len(customs.in_progress)) == ([], 1)  # neither asked (it would say "never") nor re-sent
+    customs.finish()
+    clock.advance(seconds=60)
+    assert submission.handle(lrn, 3).action == "accepted"
+    assert lookups == [lrn]
+    assert len(customs.received) == 1

@@ -52,6 +52,18 @@ def test_lookup_finds_what_customs_received_and_only_that(customs):
     assert gateway.lookup("DELTA_G", "L-10") is None
 
 
+def test_a_404_that_is_not_the_protocols_answer_is_not_taken_for_never_received(customs):
+    """A proxy's 404 or a wrong base path says nothing about the declaration: reading it as "customs never
+    got it" would lodge it a second time."""
+    sim, gateway = customs
+    gateway.lodge(_lodgement("L-9"))
+    wrong_path = HttpGateway(gateway._base + "/v2", timeout_seconds=0.5)
+    with pytest.raises(SendingError) as error:
+        wrong_path.lookup("DELTA_G", "L-9")
+    assert error.value.kind == "unexpected_status"
+    assert len(sim.received) == 1
+
+
 def test_refused_connection_is_a_sending_error():
     with pytest.raises(SendingError) as error:
         HttpGateway("http://127.0.0.1:9", timeout_seconds=0.5).lodge(_lodgement())

@@ -190,6 +190,7 @@ class Record(BaseModel):
     # what customs answered when last asked about this LRN ("received" / "not_received"), reset when a
     # lodge goes out after it; not projected in the listing indexes (read it with `get`)
     customs_lookup: str | None = None
+    lookup_after: str | None = None  # a lodgement got no answer: customs is asked about it from then on
     body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
 
     @property

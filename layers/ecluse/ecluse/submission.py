@@ -8,15 +8,19 @@ A declaration found FAILED was redriven from the dead-letter queue by an operato
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from ecluse.clock import Clock
+from ecluse.clock import Clock, iso, parse_iso
 from ecluse.declarations import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, Record, State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
 from ecluse.ledger import Gate, Ledger, Move, StateConflict, SystemHolding
 
 SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
+# A lodgement that got no answer may still be in progress at customs: a lookup before the gateway has
+# finished it (docs/gateway-protocol.md) could say "never received" and lead to a second lodging.
+SETTLE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,12 @@ class _Asked:
     found: bool = False  # a lookup answered with customs' answer
     not_received: bool = False  # a lookup answered that customs never received it
     lodging: bool = False  # a lodge went out after that: customs may hold it again
+    timed_out: bool = False  # and got no answer in time: customs may still be working on it
 
-    def known(self) -> dict:
-        """The ledger field to write when the declaration is held again (nothing when nothing changed)."""
+    def known(self, settled_at: str) -> dict:
+        """The ledger fields to write when no answer came back (nothing when nothing changed)."""
         if self.lodging:
-            return {"customs_lookup": None}
+            return {"customs_lookup": None, **({"lookup_after": settled_at} if self.timed_out else {})}
         return {"customs_lookup": NOT_RECEIVED} if self.not_received else {}
 
 
@@ -49,12 +54,14 @@ class Submission:
         clock: Clock,
         max_attempts: int,
         detection: AutoDetection | None = None,
+        settle: timedelta = SETTLE,
     ) -> None:
         self._ledger = ledger
         self._gateway = gateway
         self._clock = clock
         self._max_attempts = max_attempts
         self._detection = detection
+        self._settle = settle
 
     def handle(self, lrn: str, delivery: int = 1) -> SubmitResult:
         """Process one delivery of `lrn`. Raises SendingError when SQS should retry it."""
@@ -89,7 +96,7 @@ class Submission:
         except SendingError as error:
             if record.probe:
                 return self._requeue(record, f"probe got no answer ({error}): held again{_told(asked)}", asked)
-            self._note_sending_error(record, error, delivery)
+            self._note_sending_error(record, error, delivery, asked)
             raise
         if record.probe and self._detection:
             self._detection.customs_back(record.system)
@@ -108,6 +115,11 @@ class Submission:
             return self._call(record, sent_before, asked)
 
     def _call(self, record: Record, sent_before: bool, asked: _Asked) -> Outcome:
+        if sent_before and record.lookup_after and self._clock.now() < parse_iso(record.lookup_after):
+            raise SendingError(
+                "settling",
+                f"customs may still be finishing the lodgement that timed out; asked from {record.lookup_after}",
+            )
         outcome = self._gateway.lookup(record.system, record.lrn) if sent_before else None
         asked.found, asked.not_received = outcome is not None, sent_before and outcome is None
         if outcome is not None:
@@ -118,19 +130,25 @@ class Submission:
         except CustomsUnreachable:
             asked.lodging = False  # refused by the open circuit: nothing went out
             raise
+        except SendingError as error:
+            asked.timed_out = error.kind == "timeout"
+            raise
 
-    def _note_sending_error(self, record: Record, error: SendingError, delivery: int) -> None:
+    def _note_sending_error(self, record: Record, error: SendingError, delivery: int, asked: _Asked) -> None:
+        fields = asked.known(self._settled_at()) or None
         if delivery >= self._max_attempts:
             move = Move(
                 State.FAILED,
                 f"gave up after {delivery} sending attempts; last error {error}",
                 frozenset({State.SUBMITTED}),
+                fields=fields,
             )
         else:
             move = Move(
                 State.SUBMITTED,
                 f"sending error ({error}); will ask customs again",
                 frozenset({State.SUBMITTED}),
+                fields=fields,
             )
         self._ledger.move(record, move, self._clock.now())
 
@@ -168,13 +186,16 @@ class Submission:
                     why,
                     frozenset({State.RELEASED, State.SUBMITTED, State.FAILED}),
                     held_delta=+1,
-                    fields={"probe": False, **(asked.known() if asked else {})},
+                    fields={"probe": False, **(asked.known(self._settled_at()) if asked else {})},
                 ),
                 self._clock.now(),
             )
         except StateConflict as lost:
             return SubmitResult(record.lrn, lost.current, "skipped")
         return SubmitResult(record.lrn, moved.state, "requeued")
+
+    def _settled_at(self) -> str:
+        return iso(self._clock.now() + self._settle)
 
 
 def _told(asked: _Asked) -> str:

@@ -85,6 +85,7 @@ def _record(values: dict[str, Any], with_body: bool = False) -> Record:
         fallback_mode=values.get("fallback_mode"),
         control_pending=bool(values.get("control_pending", False)),
         customs_lookup=values.get("customs_lookup"),
+        lookup_after=values.get("lookup_after"),
         body=body,
     )
 

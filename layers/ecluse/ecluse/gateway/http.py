@@ -40,11 +40,11 @@ class HttpGateway:
     def lookup(self, system: str, lrn: str) -> Outcome | None:
         path = f"/declarations/{urllib.parse.quote(system, safe='')}/{urllib.parse.quote(lrn, safe='')}"
         status, body = self._call("GET", path, None)
-        if status == 404:
-            return None
+        if status == 404 and body.get("status") == "not_received" and body.get("lrn") == lrn:
+            return None  # the protocol's own answer: a 404 from a proxy or a wrong path is not one
         if status == 200:
             return _outcome(body)
-        raise SendingError("unexpected_status", f"HTTP {status}")
+        raise SendingError("unexpected_status", f"HTTP {status} without the protocol's answer")
 
     def _call(self, method: str, path: str, payload: dict | None) -> tuple[int, dict]:
         data = json.dumps(payload).encode() if payload is not None else None

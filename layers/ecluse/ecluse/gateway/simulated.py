@@ -163,7 +163,7 @@ def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> Thre
                 self._failure(error)
                 return
             if outcome is None:
-                self._send(404, {"error": "unknown LRN"})
+                self._send(404, {"status": "not_received", "lrn": parts[2]})  # the protocol's "never got it"
             else:
                 self._send(200, _answer(outcome))
 
