@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ecluse import policies
 from ecluse.clock import Clock, iso, parse_iso
-from ecluse.declarations import Record, State
+from ecluse.declarations import CalendarAwareDatetime, Record, State
 from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possibly_lodged
 from ecluse.ledger import Move, StateConflict
 from ecluse.systems import Status, SystemState
@@ -44,7 +44,7 @@ class PhysicalControl(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    released_at: AwareDatetime | None = Field(
+    released_at: CalendarAwareDatetime | None = Field(
         default=None, description="when the goods were released after the control; null while they are not"
     )
 
