@@ -67,10 +67,13 @@ def test_a_404_that_is_not_the_protocols_answer_is_not_taken_for_never_received(
     assert len(sim.received) == 1
 
 
-def test_refused_connection_is_a_sending_error():
+def test_refused_connection_is_a_sending_error_whose_text_stays_in_the_logs(caplog):
     with pytest.raises(SendingError) as error:
         HttpGateway("http://127.0.0.1:9", timeout_seconds=0.5).lodge(_lodgement())
     assert error.value.kind == "connection_failed"
+    # what reaches the declaration's history (shown to ERPs): the code and a sentence, no system text
+    assert str(error.value) == "connection_failed: the connection to customs failed or was cut"
+    assert "refused" in caplog.text.lower()
 
 
 @pytest.mark.parametrize(

@@ -150,3 +150,35 @@ def test_every_alarm_topic_can_be_published_to_by_cloudwatch(template):
 def test_topics_are_encrypted(template):
     for name, topic in _of_type(template, "AWS::SNS::Topic").items():
         assert topic["Properties"].get("KmsMasterKeyId"), name
+
+
+def test_the_api_keeps_its_answers_out_of_xray(template):
+    # its answers carry declarants' names and addresses; Powertools' Tracer records responses by default
+    variables = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables.get("POWERTOOLS_TRACER_CAPTURE_RESPONSE") == "false"
+
+
+def test_no_function_may_use_every_queue_of_the_account(template):
+    for name, role in _of_type(template, "AWS::IAM::Role").items():
+        managed = json.dumps(role["Properties"].get("ManagedPolicyArns", []))
+        assert "AWSLambdaSQSQueueExecutionRole" not in managed, name  # sqs:* actions on Resource "*"
+    # what the submit queue's event source mapping needs is granted on that queue
+    role = template["Resources"]["SubmitFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = template["Resources"][role]["Properties"]["Policies"]
+    granted = {
+        action
+        for statement in _statements(policy["PolicyDocument"])
+        if statement.get("Resource") == {"Fn::GetAtt": ["SubmitQueue", "Arn"]}
+        for action in statement["Action"]
+    }
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= granted
+
+
+def test_the_token_parameter_is_a_full_parameter_name_or_nothing(template):
+    import re
+
+    pattern = re.compile(template["Parameters"]["CustomsGatewayTokenParameter"]["AllowedPattern"])
+    for good in ("", "/ecluse/customs-gateway-token", "/a.b_c-d"):
+        assert pattern.fullmatch(good), good
+    for bad in ("ecluse-token", "arn:aws:ssm:eu-west-3:1:parameter/x", "/with space"):
+        assert not pattern.fullmatch(bad), bad

@@ -9,6 +9,7 @@ source caches it) and asked again, fresh, after a 401: a rotated token costs one
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import urllib.error
 import urllib.parse
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 from ecluse.gateway import CustomsError, GatewayRefusedCredentials, Lodgement, Outcome, SendingError
 
+logger = logging.getLogger(__name__)
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # token(refresh) -> the bearer token, read afresh when refresh is True; None when the gateway needs none
@@ -99,9 +101,16 @@ class HttpGateway:
         except urllib.error.URLError as error:
             if isinstance(error.reason, TimeoutError | socket.timeout):
                 raise SendingError("timeout", f"no answer within {self._timeout:g} s") from error
-            raise SendingError("connection_failed", str(error.reason)) from error
+            raise _connection_failed(error.reason) from error
         except ConnectionError as error:
-            raise SendingError("connection_failed", str(error)) from error
+            raise _connection_failed(error) from error
+
+
+def _connection_failed(reason: object) -> SendingError:
+    # The error's own text (host names, addresses, resolver and TLS details) is for the logs: the
+    # declaration's history, which ERPs read, gets the code and a plain sentence.
+    logger.warning("customs gateway connection failed: %s", reason)
+    return SendingError("connection_failed", "the connection to customs failed or was cut")
 
 
 def _unexpected(status: int) -> str:
