@@ -182,3 +182,9 @@ def test_the_token_parameter_is_a_full_parameter_name_or_nothing(template):
         assert pattern.fullmatch(good), good
     for bad in ("ecluse-token", "arn:aws:ssm:eu-west-3:1:parameter/x", "/with space"):
         assert not pattern.fullmatch(bad), bad
+
+
+def test_the_api_cannot_take_the_concurrency_the_submit_and_release_functions_need(template):
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    assert api["ReservedConcurrentExecutions"] == {"Ref": "ApiReservedConcurrency"}
+    assert template["Parameters"]["ApiReservedConcurrency"]["MaxValue"] <= 1000
