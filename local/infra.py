@@ -1,7 +1,7 @@
 """The stack's stateful resources, created in an embedded AWS (moto) from template.yaml itself.
 
 Tests and `make run` both go through here, so neither can drift from the template: the SAM template is
-translated with the SAM translator, its tables, queues, topics and buses are created with CloudFormation
+translated with the SAM translator, its tables, queues, topics, buses and keys are created with CloudFormation
 in moto, and each function's environment is resolved from the translated template.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
-STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus")
+STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus", "AWS::KMS::Key")
 FUNCTIONS = {"api": "ApiFunction", "submit": "SubmitFunction", "release": "ReleaseFunction"}
 
 

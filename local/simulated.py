@@ -40,6 +40,7 @@ class SimulatedCustoms:
         self._by_key: dict[tuple[str, str], Outcome] = {}
         self._sequence = 0
         self.attempts: list[tuple[str, str]] = []  # every lodge call, including refused ones
+        self.token: str | None = None  # over HTTP, the bearer token required (None: any or none)
 
     # controls
     def set_outage(self, system: str, kind: str | None) -> None:
@@ -136,9 +137,17 @@ def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> Thre
                 return
             self._send(503, {"error": str(error)})
 
+        def _refused(self) -> bool:
+            if sim.token and self.headers.get("Authorization") != f"Bearer {sim.token}":
+                self._send(401, {"error": "invalid token"})
+                return True
+            return False
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             payload = json.loads(self.rfile.read(length) or b"{}")
+            if self._refused():
+                return
             try:
                 outcome = sim.lodge(
                     Lodgement(
@@ -155,6 +164,8 @@ def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> Thre
             self._send(200 if outcome.accepted else 422, _answer(outcome))
 
         def do_GET(self) -> None:
+            if self._refused():
+                return
             parts = [unquote(p) for p in self.path.strip("/").split("/")]
             if len(parts) != 3 or parts[0] != "declarations":
                 self._send(404, {"error": "not found"})
@@ -165,7 +176,7 @@ def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> Thre
                 self._failure(error)
                 return
             if outcome is None:
-                self._send(404, {"error": "unknown LRN"})
+                self._send(404, {"status": "not_received", "lrn": parts[2]})  # the protocol's "never got it"
             else:
                 self._send(200, _answer(outcome))
 

@@ -60,6 +60,8 @@ class Stack:
             "CUSTOMS_GATEWAY_URL": customs_url,
             "CUSTOMS_GATEWAY_TIMEOUT_SECONDS": os.environ.get("CUSTOMS_GATEWAY_TIMEOUT_SECONDS", "2"),
             "RETRY_BASE_SECONDS": os.environ.get("RETRY_BASE_SECONDS", "1"),
+            # the simulated customs finishes at once what it answers late
+            "CUSTOMS_GATEWAY_SETTLE_SECONDS": os.environ.get("CUSTOMS_GATEWAY_SETTLE_SECONDS", "3"),
             "CIRCUIT_RECOVERY_SECONDS": os.environ.get("CIRCUIT_RECOVERY_SECONDS", "10"),
         }
         # each function with its own environment, as in Lambda (service names in logs differ)

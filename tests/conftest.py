@@ -12,8 +12,23 @@ from tests.environment import offline_aws
 
 offline_aws()
 
-import local  # noqa: E402,F401 - puts layers/ecluse on sys.path
+import local.functions  # noqa: E402 - `local` puts layers/ecluse on sys.path
+from tests import aws_permissions  # noqa: E402
 from tests.fakes import FakeClock  # noqa: E402
+
+# Before any test module imports `load`: every handler's AWS calls are recorded and checked against the
+# template's policies (moto enforces no IAM), after each test.
+aws_permissions.install()
+local.functions.load = aws_permissions.tagging(local.functions.load)
+
+
+@pytest.fixture(autouse=True)
+def _aws_calls_are_granted_by_the_template() -> Iterator[None]:
+    start = len(aws_permissions.calls)
+    yield
+    problems = aws_permissions.violations(aws_permissions.calls[start:])
+    if problems:
+        pytest.fail("AWS calls the template does not allow (AccessDenied on AWS):\n" + "\n".join(problems))
 
 
 @pytest.fixture

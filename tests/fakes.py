@@ -106,6 +106,8 @@ class InMemoryLedger:
             current = s.records.get(record.lrn)
             if current is None or current.state not in move.expected:
                 raise StateConflict(record.lrn, current.state if current else None)
+            if move.if_attempts is not None and current.attempts != move.if_attempts:
+                raise StateConflict(record.lrn, current.state)
             system = s.system(current.system)
             if move.epoch is not None and system.epoch != move.epoch:
                 raise HeldAgainMeanwhile(current.system)

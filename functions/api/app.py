@@ -23,8 +23,8 @@ from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
 from ecluse.config import ApiSettings
-from ecluse.declarations import LRN_PATTERN, Declaration, State
-from ecluse.errors import EcluseError, invalid
+from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, State, is_lrn
+from ecluse.errors import EcluseError, FieldProblem, invalid
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
 from ecluse.operations import Operations, StatusRequest
@@ -42,7 +42,7 @@ lodging = Lodging(_ledger, SqsSubmitQueue(boto3.client("sqs"), settings.submit_q
 operations = Operations(_board, _clock, _ledger.oldest_held_at)
 app = APIGatewayRestResolver(enable_validation=True)
 
-LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, description="the declaration's LRN")]
+LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, max_length=LRN_MAX, description="the declaration's LRN")]
 
 
 def _error(error: EcluseError) -> Response:
@@ -65,7 +65,10 @@ def _invalid_request(error: RequestValidationError) -> Response:
             validate(app.current_event.json_body)
         except EcluseError as complete:
             return _error(complete)
-    problems = problems_from_pydantic(errors, prefix=("body", "query", "path"))
+    problems = [
+        FieldProblem("lrn", "invalid_lrn", LRN_RULE) if p.field == "lrn" else p
+        for p in problems_from_pydantic(errors, prefix=("body", "query", "path"))
+    ]
     code = problems[0].code if len(problems) == 1 else "validation_failed"
     return _error(EcluseError(code, "the request has problems; see details", problems, 422))
 
@@ -148,6 +151,8 @@ def record_physical_control(lrn: LrnPath, control: Annotated[PhysicalControl, Bo
     enable_validation=False,
 )
 def fallback_document(lrn: str) -> Response[Any]:
+    if not is_lrn(lrn):
+        raise invalid([FieldProblem("lrn", "invalid_lrn", LRN_RULE)])
     format = app.current_event.get_query_string_value("format")
     if format not in (None, "pdf", "json"):
         raise EcluseError("invalid_format", "format must be pdf or json", http_status=422)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -20,7 +21,7 @@ from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
 from ecluse.config import SubmitSettings
 from ecluse.detection import AutoDetection
-from ecluse.gateway import SendingError
+from ecluse.gateway import GatewayRefusedCredentials, SendingError
 from ecluse.gateway.http import HttpGateway
 from ecluse.submission import Submission
 
@@ -29,12 +30,14 @@ metrics = Metrics()
 settings = SubmitSettings.from_env()
 
 
-def _gateway_token() -> str | None:
+def _gateway_token(refresh: bool) -> str | None:
+    """Asked on every call to customs: cached for five minutes, read afresh after a 401 (a rotation)."""
     if not settings.customs_gateway_token_parameter:
         return None
     from aws_lambda_powertools.utilities import parameters  # only where a token is configured
 
-    return parameters.get_parameter(settings.customs_gateway_token_parameter, decrypt=True, max_age=300)
+    name = settings.customs_gateway_token_parameter
+    return parameters.get_parameter(name, decrypt=True, max_age=300, force_fetch=refresh)
 
 
 _dynamodb = boto3.client("dynamodb")
@@ -44,7 +47,7 @@ queue = SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url)
 submission = Submission(
     DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
     CircuitBreakingGateway(
-        HttpGateway(settings.customs_gateway_url, _gateway_token(), settings.customs_gateway_timeout_seconds),
+        HttpGateway(settings.customs_gateway_url, _gateway_token, settings.customs_gateway_timeout_seconds),
         dynamodb_persistence(_dynamodb, settings.systems_table),
         _detection,
         circuit_config(settings.circuit_failure_threshold, settings.circuit_recovery_seconds),
@@ -52,6 +55,7 @@ submission = Submission(
     _clock,
     settings.max_sending_attempts,
     _detection,
+    settle=timedelta(seconds=settings.customs_gateway_settle_seconds),
 )
 # A failure in one system's message group must not hold back the other systems' groups.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -62,6 +66,11 @@ def submit(record: SQSRecord) -> None:
     delivery = int(record.attributes.approximate_receive_count or 1)
     try:
         result = submission.handle(message["lrn"], delivery)
+    except GatewayRefusedCredentials:
+        # alarmed on (template: GatewayCredentialsRefusedAlarm): a configuration problem, not an outage
+        metrics.add_metric(name="GatewayCredentialsRefused", unit=MetricUnit.Count, value=1)
+        logger.error("customs gateway refused the token", extra={"lrn": message["lrn"]})
+        raise
     except SendingError:
         metrics.add_metric(name="SendingErrors", unit=MetricUnit.Count, value=1)
         raise

@@ -75,6 +75,7 @@ class World:
             "RELEASE_RUN_SECONDS": "0",
             "MAX_SENDING_ATTEMPTS": "20",
             "RESEND_AFTER_SECONDS": "1",
+            "CUSTOMS_GATEWAY_SETTLE_SECONDS": "1",
         }
         self.api = load("api", {**self.resources.env("api"), **environment})
         self.submit = load("submit", {**self.resources.env("submit"), **environment})

@@ -131,3 +131,20 @@ def test_stale_released_are_found_for_the_sweep(adapters, clock):
     assert [r.lrn for r in ledger.stale_released(clock.now() - timedelta(minutes=2), 10)] == [record.lrn]
     ledger.mark_enqueued(record, clock.now())
     assert ledger.stale_released(clock.now() - timedelta(minutes=2), 10) == []
+
+
+def test_a_move_read_before_a_send_loses_to_it(adapters, clock):
+    """A cancel or a fallback switch decided on a read taken before the declaration was sent again must
+    not apply to it once it may be at customs (decision 10)."""
+    ledger, board = adapters
+    _down(board, clock)
+    held = ledger.add(_declaration(), "f", clock.now(), "held")
+    sent = Move(State.SUBMITTED, "sending", frozenset({State.QUEUED}), held_delta=-1, count_attempt=True)
+    back = Move(State.QUEUED, "held again", frozenset({State.SUBMITTED}), held_delta=+1)
+    ledger.move(ledger.move(held, sent, clock.now()), back, clock.now())
+    cancel = Move(State.CANCELLED, "x", frozenset({State.QUEUED}), held_delta=-1, if_attempts=held.attempts)
+    with pytest.raises(StateConflict) as conflict:
+        ledger.move(held, cancel, clock.now())
+    assert conflict.value.current is State.QUEUED
+    assert ledger.get(held.lrn).attempts == 1
+    assert board.get("DELTA_G").held == 1

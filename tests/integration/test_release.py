@@ -226,3 +226,28 @@ def test_held_again_then_released_within_five_minutes_is_not_deduplicated_away(
     # the first message (still in the queue here) and the new release's: SQS FIFO would drop a second
     # message with the first one's deduplication id for five minutes
     assert _sent(sqs, aws) == [record.lrn, record.lrn]
+
+
+def test_declaration_cancelled_as_the_release_function_takes_it_is_skipped_and_the_run_goes_on(api, aws, sqs):
+    """The release function's conditional write loses to the ERP's cancel. It must learn the declaration's
+    state from that write, within its own permissions (tests/aws_permissions.py checks them after each
+    test): a GetItem it is not allowed would abort the whole run on AWS."""
+    from local.functions import LambdaContext, load
+
+    api.call("PUT", "/systems/DELTA_G/status", {"status": "UNAVAILABLE"})
+    lrns = [api.call("POST", "/declarations", declaration_body())[1]["lrn"] for _ in range(3)]
+    api.call("PUT", "/systems/DELTA_G/status", {"status": "AVAILABLE"})
+    release = load("release", {**aws.env("release"), "RELEASE_RUN_SECONDS": "0"})
+    ledger = release.release._ledger
+    take = ledger.move
+
+    def cancelled_meanwhile(record, move, at):
+        if record.lrn == lrns[0] and move.target is State.RELEASED:
+            assert api.call("DELETE", f"/declarations/{lrns[0]}")[0] == 200  # the ERP, at that moment
+        return take(record, move, at)
+
+    ledger.move = cancelled_meanwhile
+    report = release.lambda_handler({}, LambdaContext(function_name="release"))
+    assert report["released"] == {"DELTA_G": 2}
+    assert _sent(sqs, aws) == lrns[1:]
+    assert api.call("GET", f"/declarations/{lrns[0]}")[1]["state"] == "CANCELLED"

@@ -95,6 +95,7 @@ def test_lost_answer_is_looked_up_not_lodged_again(ledger, lodging, clock):
     submission = Submission(ledger, customs, clock, max_attempts=5)
     with pytest.raises(SendingError):
         submission.handle(record.lrn, delivery=1)
+    clock.advance(minutes=1)  # customs has finished whatever it was doing with it
     assert submission.handle(record.lrn, delivery=2).action == "accepted"
     assert customs.attempts == [("DELTA_G", record.lrn)]  # one lodgement, then a lookup
     assert ledger.get(record.lrn).mrn == customs.received[0].outcome.mrn

@@ -3,6 +3,7 @@ elsewhere rely on (the local stack is built from the same template)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
@@ -110,3 +111,80 @@ def test_only_the_api_carries_the_pdf_layer(template):
         layers = json.dumps(function["Properties"].get("Layers", []))
         assert ("PdfLayer" in layers) is (name == "ApiFunction"), name
         assert "EcluseLayer" in layers
+
+
+def _statements(policy):
+    statements = policy["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _allows(statement, action):
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    return any(fnmatch.fnmatchcase(action, pattern) for pattern in actions)
+
+
+def test_every_alarm_topic_can_be_published_to_by_cloudwatch(template):
+    """An alarm action on an encrypted topic only notifies if the topic's key lets CloudWatch use it; the
+    AWS-managed alias/aws/sns key never does (its policy cannot name cloudwatch.amazonaws.com)."""
+    resources = template["Resources"]
+    alarms = _of_type(template, "AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, alarm in alarms.items():
+        for action in alarm["Properties"]["AlarmActions"]:
+            topic = resources[action["Ref"]]
+            key = topic["Properties"].get("KmsMasterKeyId")
+            if key is None:
+                continue  # unencrypted topics take alarms (but test_topics_are_encrypted refuses them)
+            assert isinstance(key, dict), f"{name}: topic key {key!r} is not this stack's key"
+            [key_id] = key.values() if "Ref" in key else [key["Fn::GetAtt"][0]]
+            policy = resources[key_id]["Properties"]["KeyPolicy"]
+            cloudwatch = [
+                s
+                for s in _statements(policy)
+                if s["Effect"] == "Allow" and "cloudwatch.amazonaws.com" in json.dumps(s["Principal"])
+            ]
+            for needed in ("kms:Decrypt", "kms:GenerateDataKey"):
+                assert any(_allows(s, needed) for s in cloudwatch), f"{name}: CloudWatch lacks {needed} on {key_id}"
+
+
+def test_topics_are_encrypted(template):
+    for name, topic in _of_type(template, "AWS::SNS::Topic").items():
+        assert topic["Properties"].get("KmsMasterKeyId"), name
+
+
+def test_the_api_keeps_its_answers_out_of_xray(template):
+    # its answers carry declarants' names and addresses; Powertools' Tracer records responses by default
+    variables = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables.get("POWERTOOLS_TRACER_CAPTURE_RESPONSE") == "false"
+
+
+def test_no_function_may_use_every_queue_of_the_account(template):
+    for name, role in _of_type(template, "AWS::IAM::Role").items():
+        managed = json.dumps(role["Properties"].get("ManagedPolicyArns", []))
+        assert "AWSLambdaSQSQueueExecutionRole" not in managed, name  # sqs:* actions on Resource "*"
+    # what the submit queue's event source mapping needs is granted on that queue
+    role = template["Resources"]["SubmitFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = template["Resources"][role]["Properties"]["Policies"]
+    granted = {
+        action
+        for statement in _statements(policy["PolicyDocument"])
+        if statement.get("Resource") == {"Fn::GetAtt": ["SubmitQueue", "Arn"]}
+        for action in statement["Action"]
+    }
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= granted
+
+
+def test_the_token_parameter_is_a_full_parameter_name_or_nothing(template):
+    import re
+
+    pattern = re.compile(template["Parameters"]["CustomsGatewayTokenParameter"]["AllowedPattern"])
+    for good in ("", "/ecluse/customs-gateway-token", "/a.b_c-d"):
+        assert pattern.fullmatch(good), good
+    for bad in ("ecluse-token", "arn:aws:ssm:eu-west-3:1:parameter/x", "/with space"):
+        assert not pattern.fullmatch(bad), bad
+
+
+def test_the_api_cannot_take_the_concurrency_the_submit_and_release_functions_need(template):
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    assert api["ReservedConcurrentExecutions"] == {"Ref": "ApiReservedConcurrency"}
+    assert template["Parameters"]["ApiReservedConcurrency"]["MaxValue"] <= 1000

@@ -27,6 +27,9 @@ class SubmitSettings(_Settings):
     customs_gateway_url: str = Field(alias="CUSTOMS_GATEWAY_URL", pattern=r"^https?://")
     customs_gateway_token_parameter: str = Field(default="", alias="CUSTOMS_GATEWAY_TOKEN_PARAMETER")
     customs_gateway_timeout_seconds: float = Field(default=10.0, alias="CUSTOMS_GATEWAY_TIMEOUT_SECONDS", gt=0)
+    # how long the gateway may still be working on a lodgement whose answer timed out (gateway protocol):
+    # customs is not asked about it before
+    customs_gateway_settle_seconds: int = Field(default=60, alias="CUSTOMS_GATEWAY_SETTLE_SECONDS", ge=0)
     # Must equal the submit queue's maxReceiveCount: the last delivery marks the declaration FAILED.
     max_sending_attempts: int = Field(default=8, alias="MAX_SENDING_ATTEMPTS", ge=1)
     # consecutive sending errors that open a system's circuit (and hold it, source AUTO)

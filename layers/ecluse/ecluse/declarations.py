@@ -5,17 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from ecluse import systems
 
-LRN_PATTERN = re.compile(r"^[A-Za-z0-9._/-]{1,22}$")
+# Letters, digits and . _ / -, not only dots: "." and ".." would be path segments in the gateway's URL.
+LRN_PATTERN = re.compile(r"^[A-Za-z0-9._/-]*[A-Za-z0-9_/-][A-Za-z0-9._/-]*$")
+LRN_MAX = 22
+LRN_RULE = "LRN must be 1 to 22 characters among letters, digits and . _ / -, not only dots"
+# the ERP's native customs message, passed through; the whole body stays within 1 MiB anyway
+MAX_MESSAGE_CHARS = 1_000_000
 EORI_PATTERN = re.compile(r"^[A-Z]{2}[A-Za-z0-9]{1,15}$")
 MAX_ITEMS = 999
 
@@ -48,6 +53,27 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.REDECLARE: frozenset(),
 }
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+# Record.customs_lookup: what customs answered when asked about an LRN it may have received
+RECEIVED_BY_CUSTOMS, NOT_RECEIVED = "received", "not_received"
+
+
+def is_lrn(value: str) -> bool:
+    return len(value) <= LRN_MAX and LRN_PATTERN.fullmatch(value) is not None
+
+
+def _in_calendar(value: datetime) -> datetime:
+    """Every time is stored in UTC: one that leaves years 1-9999 once converted would fail there."""
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise PydanticCustomError(
+            "date_out_of_range", "the date must stay between years 1 and 9999 once converted to UTC"
+        ) from None
+    return value
+
+
+CalendarDatetime = Annotated[datetime, AfterValidator(_in_calendar)]
+CalendarAwareDatetime = Annotated[AwareDatetime, AfterValidator(_in_calendar)]
 
 
 def can_move(current: State, target: State) -> bool:
@@ -128,14 +154,14 @@ class Declaration(_Strict):
     documents: list[Document] = Field(default_factory=list, max_length=99)
     urgent: bool = False
     anticipated: bool = False
-    anticipation_expires_at: datetime | None = None
-    message: str | None = None
+    anticipation_expires_at: CalendarDatetime | None = None
+    message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
 
     @field_validator("lrn")
     @classmethod
     def _lrn(cls, value: str) -> str:
-        if not LRN_PATTERN.fullmatch(value):
-            raise PydanticCustomError("invalid_lrn", "LRN must be 1 to 22 characters among letters, digits and . _ / -")
+        if not is_lrn(value):
+            raise PydanticCustomError("invalid_lrn", LRN_RULE)
         return value
 
     @field_validator("system")
@@ -186,7 +212,17 @@ class Record(BaseModel):
     fallback_mode: str | None = None  # "document", or "record_in_books" (OEA)
     control_pending: bool = False  # physically controlled, goods not yet released after the control
     release_epoch: int = 0  # its system's hold epoch when it was last released (ledger.Move.epoch)
+    # what customs answered when last asked about this LRN ("received" / "not_received"), reset when a
+    # lodge goes out after it; not projected in the listing indexes (read it with `get`)
+    customs_lookup: str | None = None
+    lookup_after: str | None = None  # a lodgement got no answer: customs is asked about it from then on
     body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
+
+    @property
+    def possibly_lodged(self) -> bool:
+        """It went to customs at least once without an answer, and no lookup since said customs never got
+        it: customs may hold it, so it must not be cancelled or lodged again under the fallback."""
+        return self.attempts > 0 and self.customs_lookup != NOT_RECEIVED
 
     def summary(self) -> dict:
         return {

@@ -56,3 +56,14 @@ def not_found(what: str, key: str) -> EcluseError:
 
 def conflict(code: str, message: str) -> EcluseError:
     return EcluseError(code, message, http_status=409)
+
+
+def possibly_lodged(lrn: str, attempts: int, refused: str) -> EcluseError:
+    """A declaration that went to customs without an answer may be held by customs: acting on it as if it
+    were not would lodge it twice (a new LRN from the ERP, or a fallback beside it)."""
+    return conflict(
+        "possibly_lodged",
+        f"{lrn} was sent to customs {attempts} time(s) without an answer, so customs may hold it: it cannot "
+        f"be {refused} until customs, asked about it, says it never received it. Écluse asks as soon as customs "
+        "answers again, and the declaration's history says what customs answered",
+    )

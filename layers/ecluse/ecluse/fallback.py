@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ecluse import policies
 from ecluse.clock import Clock, iso, parse_iso
-from ecluse.declarations import Record, State
-from ecluse.errors import EcluseError, FieldProblem, conflict, not_found
+from ecluse.declarations import CalendarAwareDatetime, Record, State
+from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possibly_lodged
 from ecluse.ledger import Move, StateConflict
 from ecluse.systems import Status, SystemState
 
@@ -44,7 +44,7 @@ class PhysicalControl(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    released_at: AwareDatetime | None = Field(
+    released_at: CalendarAwareDatetime | None = Field(
         default=None, description="when the goods were released after the control; null while they are not"
     )
 
@@ -97,7 +97,9 @@ class FallbackProcedure:
         for candidate in self._ledger.oldest(system, State.QUEUED, request.limit):
             if request.urgent_only and not candidate.urgent:
                 continue
-            try:  # the index page is enough: the move is conditional on the state it shows
+            if candidate.attempts:  # sent before: what customs answered since is not in the index
+                candidate = self._ledger.get(candidate.lrn) or candidate
+            try:  # otherwise the index page is enough: the move is conditional on the state it shows
                 switched.append(self._switch(candidate, EmergencyRequest()).lrn)
             except EcluseError as error:
                 refused.append({"lrn": candidate.lrn, "code": error.code, "message": error.message})
@@ -121,6 +123,8 @@ class FallbackProcedure:
             )
         if record.state is not State.QUEUED:
             raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
+        if record.possibly_lodged:
+            raise possibly_lodged(record.lrn, record.attempts, "switched to the fallback procedure")
         policy = policies.policy(record.system)
         system = self._board.get(record.system)
         now = self._clock.now()
@@ -153,6 +157,7 @@ class FallbackProcedure:
             frozenset({State.QUEUED}),
             held_delta=-1,
             emergency_delta=+1,
+            if_attempts=record.attempts,
             fields={
                 "marks": marks,
                 "references": [f"{code} {evidence}" if code else evidence],

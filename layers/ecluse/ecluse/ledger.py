@@ -78,6 +78,8 @@ class Move:
     fields: dict | None = None
     epoch: int | None = None  # the system's hold epoch must still be this one (else HeldAgainMeanwhile)
     new_epoch: bool = False  # a declaration on its way to customs is held again: later releases are stale
+    # only if nothing was sent to customs since the record was read (its attempts are still these)
+    if_attempts: int | None = None
 
     def __post_init__(self) -> None:
         # The life cycle has one definition (declarations.TRANSITIONS): a move outside it is a bug.

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from ecluse import rules
 from ecluse.clock import Clock
 from ecluse.declarations import Declaration, Record, State
-from ecluse.errors import EcluseError, FieldProblem, conflict, invalid, not_found
+from ecluse.errors import EcluseError, FieldProblem, conflict, invalid, not_found, possibly_lodged
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -135,10 +135,12 @@ class Lodging:
                 "not_cancellable",
                 f"{lrn} is {record.state}: only a held (QUEUED) declaration can be cancelled",
             )
-        move = Move(State.CANCELLED, reason, frozenset({State.QUEUED}), held_delta=-1)
+        if record.possibly_lodged:
+            raise possibly_lodged(lrn, record.attempts, "cancelled")
+        move = Move(State.CANCELLED, reason, frozenset({State.QUEUED}), held_delta=-1, if_attempts=record.attempts)
         try:
             return self._ledger.move(record, move, self._clock.now())
         except StateConflict as lost:
             raise conflict(
-                "not_cancellable", f"{lrn} became {lost.current} meanwhile: it can no longer be cancelled"
+                "not_cancellable", f"{lrn} changed meanwhile (now {lost.current}): it can no longer be cancelled"
             ) from None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ecluse import systems
 from ecluse.clock import Clock, iso
+from ecluse.declarations import CalendarAwareDatetime
 from ecluse.drain import outlook
 from ecluse.errors import EcluseError, FieldProblem
 from ecluse.systems import Source, Status, StatusChange, SystemState
@@ -24,7 +25,7 @@ class StatusRequest(BaseModel):
     source: Source = Source.OPERATOR
     reference: str | None = Field(default=None, max_length=120, description='DA number, "Alerte CID", ticket…')
     reason: str | None = Field(default=None, max_length=500)
-    authorised_from: AwareDatetime | None = Field(
+    authorised_from: CalendarAwareDatetime | None = Field(
         default=None, description="when the authority authorises the fallback procedure (ISO 8601 with zone)"
     )
 

@@ -8,15 +8,19 @@ A declaration found FAILED was redriven from the dead-letter queue by an operato
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from ecluse.clock import Clock
-from ecluse.declarations import Record, State
+from ecluse.clock import Clock, iso, parse_iso
+from ecluse.declarations import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, Record, State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
 from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding
 
 SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
+# A lodgement that got no answer may still be in progress at customs: a lookup before the gateway has
+# finished it (docs/gateway-protocol.md) could say "never received" and lead to a second lodging.
+SETTLE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,22 @@ class SubmitResult:
     lrn: str
     state: State | None
     action: str  # "accepted", "rejected", "skipped", "requeued"
+
+
+@dataclass
+class _Asked:
+    """What one delivery learnt from customs about a declaration sent before (decision 10)."""
+
+    found: bool = False  # a lookup answered with customs' answer
+    not_received: bool = False  # a lookup answered that customs never received it
+    lodging: bool = False  # a lodge went out after that: customs may hold it again
+    timed_out: bool = False  # and got no answer in time: customs may still be working on it
+
+    def known(self, settled_at: str) -> dict:
+        """The ledger fields to write when no answer came back (nothing when nothing changed)."""
+        if self.lodging:
+            return {"customs_lookup": None, **({"lookup_after": settled_at} if self.timed_out else {})}
+        return {"customs_lookup": NOT_RECEIVED} if self.not_received else {}
 
 
 class Submission:
@@ -34,12 +54,14 @@ class Submission:
         clock: Clock,
         max_attempts: int,
         detection: AutoDetection | None = None,
+        settle: timedelta = SETTLE,
     ) -> None:
         self._ledger = ledger
         self._gateway = gateway
         self._clock = clock
         self._max_attempts = max_attempts
         self._detection = detection
+        self._settle = settle
 
     def handle(self, lrn: str, delivery: int = 1) -> SubmitResult:
         """Process one delivery of `lrn`. Raises SendingError when SQS should retry it."""
@@ -48,6 +70,7 @@ class Submission:
             # Duplicate delivery of something already answered, cancelled or put back in the queue.
             return SubmitResult(lrn, record.state if record else None, "skipped")
         sent_before = record.attempts > 0
+        asked = _Asked()
         try:
             record = self._ledger.move(
                 record,
@@ -73,21 +96,23 @@ class Submission:
         except SystemHolding:
             return self._requeue(record, f"{record.system} became UNAVAILABLE before sending: held again")
         try:
-            outcome = self._send(record, sent_before)
+            outcome = self._send(record, sent_before, asked)
         except CustomsUnreachable:
-            return self._requeue(record, f"customs {record.system} is not answering (circuit open): held again")
+            return self._requeue(
+                record, f"customs {record.system} is not answering (circuit open): held again{_told(asked)}", asked
+            )
         except SendingError as error:
             if record.probe:
-                return self._requeue(record, f"probe got no answer ({error}): held again")
-            self._note_sending_error(record, error, delivery)
+                return self._requeue(record, f"probe got no answer ({error}): held again{_told(asked)}", asked)
+            self._note_sending_error(record, error, delivery, asked)
             raise
         if record.probe and self._detection:
             self._detection.customs_back(record.system)
-        return self._record(record, outcome)
+        return self._record(record, outcome, asked)
 
-    def _send(self, record: Record, sent_before: bool) -> Outcome:
+    def _send(self, record: Record, sent_before: bool, asked: _Asked) -> Outcome:
         try:
-            return self._call(record, sent_before)
+            return self._call(record, sent_before, asked)
         except CustomsUnreachable:
             if not (self._detection and self._detection.operator_says_available(record.system)):
                 raise
@@ -95,43 +120,64 @@ class Submission:
             if reset is None:
                 raise
             reset(record.system)  # an operator declared it available after the circuit opened: they win
-            return self._call(record, sent_before)
+            return self._call(record, sent_before, asked)
 
-    def _call(self, record: Record, sent_before: bool) -> Outcome:
+    def _call(self, record: Record, sent_before: bool, asked: _Asked) -> Outcome:
+        if sent_before and record.lookup_after and self._clock.now() < parse_iso(record.lookup_after):
+            raise SendingError(
+                "settling",
+                f"customs may still be finishing the lodgement that timed out; asked from {record.lookup_after}",
+            )
         outcome = self._gateway.lookup(record.system, record.lrn) if sent_before else None
-        return outcome if outcome is not None else self._gateway.lodge(_lodgement(record))
+        asked.found, asked.not_received = outcome is not None, sent_before and outcome is None
+        if outcome is not None:
+            return outcome
+        asked.lodging = True
+        try:
+            return self._gateway.lodge(_lodgement(record))
+        except CustomsUnreachable:
+            asked.lodging = False  # refused by the open circuit: nothing went out
+            raise
+        except SendingError as error:
+            asked.timed_out = error.kind == "timeout"
+            raise
 
-    def _note_sending_error(self, record: Record, error: SendingError, delivery: int) -> None:
+    def _note_sending_error(self, record: Record, error: SendingError, delivery: int, asked: _Asked) -> None:
+        fields = asked.known(self._settled_at()) or None
         if delivery >= self._max_attempts:
             move = Move(
                 State.FAILED,
                 f"gave up after {delivery} sending attempts; last error {error}",
                 frozenset({State.SUBMITTED}),
+                fields=fields,
             )
         else:
             move = Move(
                 State.SUBMITTED,
                 f"sending error ({error}); will ask customs again",
                 frozenset({State.SUBMITTED}),
+                fields=fields,
             )
         self._ledger.move(record, move, self._clock.now())
 
-    def _record(self, record: Record, outcome: Outcome) -> SubmitResult:
+    def _record(self, record: Record, outcome: Outcome, asked: _Asked) -> SubmitResult:
+        found = {"customs_lookup": RECEIVED_BY_CUSTOMS} if asked.found else {}
+        told = "customs already had it (lookup): " if asked.found else ""
         if outcome.accepted:
             move = Move(
                 State.ACCEPTED,
-                f"accepted by customs, MRN {outcome.mrn}",
+                f"{told}accepted by customs, MRN {outcome.mrn}",
                 frozenset({State.SUBMITTED}),
-                fields={"mrn": outcome.mrn, "probe": False},
+                fields={"mrn": outcome.mrn, "probe": False, **found},
             )
         else:
             errors = [{"code": e.code, "message": e.message} for e in outcome.errors]
             summary = "; ".join(f"{e['code']}: {e['message']}" for e in errors) or "no reason given"
             move = Move(
                 State.REJECTED,
-                f"rejected by customs: {summary}",
+                f"{told}rejected by customs: {summary}",
                 frozenset({State.SUBMITTED}),
-                fields={"customs_errors": errors, "probe": False},
+                fields={"customs_errors": errors, "probe": False, **found},
             )
         try:
             moved = self._ledger.move(record, move, self._clock.now())
@@ -139,7 +185,9 @@ class Submission:
             return SubmitResult(record.lrn, lost.current, "skipped")
         return SubmitResult(record.lrn, moved.state, "accepted" if outcome.accepted else "rejected")
 
-    def _requeue(self, record: Record, why: str, holds_again: bool = True) -> SubmitResult:
+    def _requeue(
+        self, record: Record, why: str, asked: _Asked | None = None, holds_again: bool = True
+    ) -> SubmitResult:
         """Back to the ledger, in its receipt order. When it was the next one for customs (`holds_again`),
         the system's hold epoch moves on: whatever was released after it is sent back in line too."""
         try:
@@ -150,7 +198,7 @@ class Submission:
                     why,
                     frozenset({State.RELEASED, State.SUBMITTED, State.FAILED}),
                     held_delta=+1,
-                    fields={"probe": False},
+                    fields={"probe": False, **(asked.known(self._settled_at()) if asked else {})},
                     new_epoch=holds_again,
                 ),
                 self._clock.now(),
@@ -158,6 +206,13 @@ class Submission:
         except StateConflict as lost:
             return SubmitResult(record.lrn, lost.current, "skipped")
         return SubmitResult(record.lrn, moved.state, "requeued")
+
+    def _settled_at(self) -> str:
+        return iso(self._clock.now() + self._settle)
+
+
+def _told(asked: _Asked) -> str:
+    return "; customs looked it up and never received it" if asked.not_received and not asked.lodging else ""
 
 
 def _lodgement(record: Record) -> Lodgement:

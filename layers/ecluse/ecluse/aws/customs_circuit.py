@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.circuit_breaker import (
 from aws_lambda_powertools.utilities.circuit_breaker.persistence import CircuitBreakerDynamoDBPersistence
 
 from ecluse.detection import AutoDetection, CustomsUnreachable
-from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
+from ecluse.gateway import CustomsGateway, GatewayRefusedCredentials, Lodgement, Outcome, SendingError
 
 CIRCUIT_PARTITION = "CIRCUIT"
 
@@ -60,10 +60,10 @@ class CircuitBreakingGateway:
         self._calls: dict[str, Callable[..., Any]] = {}
 
     def lodge(self, lodgement: Lodgement) -> Outcome:
-        return self._through(lodgement.system)(self._gateway.lodge, lodgement)
+        return _unwrapped(self._through(lodgement.system)(self._gateway.lodge, lodgement))
 
     def lookup(self, system: str, lrn: str) -> Outcome | None:
-        return self._through(system)(self._gateway.lookup, system, lrn)
+        return _unwrapped(self._through(system)(self._gateway.lookup, system, lrn))
 
     def reset(self, system: str) -> None:
         """An operator declared the system available: stop refusing calls to it."""
@@ -94,7 +94,22 @@ class CircuitBreakingGateway:
                 config=self._config,
             )
             def call(function: Callable[..., Any], *args: Any) -> Any:
-                return function(*args)
+                try:
+                    return function(*args)
+                except GatewayRefusedCredentials as refused:
+                    # customs answered: our credentials are the problem, not an outage to hold the system for
+                    return _Refused(refused)
 
             self._calls[system] = call
         return self._calls[system]
+
+
+class _Refused:
+    def __init__(self, error: GatewayRefusedCredentials) -> None:
+        self.error = error
+
+
+def _unwrapped(result: Any) -> Any:
+    if isinstance(result, _Refused):
+        raise result.error
+    return result

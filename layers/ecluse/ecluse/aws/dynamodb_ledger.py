@@ -64,6 +64,11 @@ def _epoch_condition(epoch: int, names: dict, values: dict) -> str:
     return "(attribute_not_exists(#epoch) OR #epoch = :epoch)" if epoch == 0 else "#epoch = :epoch"
 
 
+def _state_of(item: dict | None) -> State | None:
+    """The state in an item returned by a failed condition (ALL_OLD); None when there is no such item."""
+    return State(item["state"]["S"]) if item and "state" in item else None
+
+
 def _order_key(received_at: str, lrn: str) -> str:
     return f"{received_at}#{lrn}"
 
@@ -91,6 +96,8 @@ def _record(values: dict[str, Any], with_body: bool = False) -> Record:
         fallback_mode=values.get("fallback_mode"),
         control_pending=bool(values.get("control_pending", False)),
         release_epoch=int(values.get("release_epoch") or 0),
+        customs_lookup=values.get("customs_lookup"),
+        lookup_after=values.get("lookup_after"),
         body=body,
     )
 
@@ -260,30 +267,34 @@ class DynamoDbLedger:
         if move.count_attempt:
             values[":one"] = 1
             expression += " ADD attempts :one"
+        condition = f"#state IN ({', '.join(f':e{i}' for i in range(len(expected)))})"
+        if move.if_attempts is not None:
+            values[":attempts"] = move.if_attempts
+            condition += " AND attempts = :attempts"
         update = {
             "TableName": self._table,
             "Key": to_item({"lrn": record.lrn}),
             "UpdateExpression": expression,
-            "ConditionExpression": f"#state IN ({', '.join(f':e{i}' for i in range(len(expected)))})",
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
         }
-        parts = [{"Update": {**update, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
+        # A lost condition returns the item as it is: no GetItem, which the release function may not call.
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        parts = [{"Update": update}]
         system_part = self._system_part(record.system, move, at)
         if system_part:
             parts.append(system_part)
         if len(parts) == 1:
             try:
                 self._db.update_item(**update)
-            except self._db.exceptions.ConditionalCheckFailedException:
-                current = self.get(record.lrn)
-                raise StateConflict(record.lrn, current.state if current else None) from None
+            except self._db.exceptions.ConditionalCheckFailedException as lost:
+                raise StateConflict(record.lrn, _state_of(lost.response.get("Item"))) from None
         else:
             reasons = self._transact(parts)
             if reasons is not None:
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    current = self.get(record.lrn)
-                    raise StateConflict(record.lrn, current.state if current else None)
+                    raise StateConflict(record.lrn, _state_of(reasons[0].get("Item")))
                 system = from_item(reasons[1].get("Item") or {})
                 if move.epoch is not None and int(system.get("epoch", 0)) != move.epoch:
                     raise HeldAgainMeanwhile(record.system)

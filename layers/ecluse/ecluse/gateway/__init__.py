@@ -34,6 +34,15 @@ class SendingError(Exception):
         self.detail = detail
 
 
+class GatewayRefusedCredentials(SendingError):
+    """The gateway answered 401/403 even with a freshly read token: a configuration problem (a rotated or
+    wrong token, a revoked client), not an outage. Retried like a sending error, but it never opens the
+    circuit that would hold the whole system (`aws.customs_circuit`); it has its own metric and alarm."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("gateway_refused_credentials", detail)
+
+
 @dataclass(frozen=True)
 class Lodgement:
     lrn: str
