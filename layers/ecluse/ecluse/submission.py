@@ -23,7 +23,7 @@ SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
 class SubmitResult:
     lrn: str
     state: State | None
-    action: str  # "accepted", "rejected", "skipped", "requeued"
+    action: str  # "accepted", "rejected", "skipped", "requeued", "failed" (retry budget spent)
 
 
 class Submission:
@@ -41,8 +41,10 @@ class Submission:
         self._max_attempts = max_attempts
         self._detection = detection
 
-    def handle(self, lrn: str, delivery: int = 1) -> SubmitResult:
-        """Process one delivery of `lrn`. Raises SendingError when SQS should retry it."""
+    def handle(self, lrn: str) -> SubmitResult:
+        """Process one delivery of `lrn`. Raises SendingError when SQS should retry it; the retry budget
+        is the ledger's count of sending attempts, not how often SQS delivered the message (a delivery
+        postponed for lack of time, or skipped behind a failing one, sent nothing)."""
         record = self._ledger.get(lrn, with_body=True)
         if record is None or record.state not in SENDABLE:
             # Duplicate delivery of something already answered, cancelled or put back in the queue.
@@ -79,8 +81,7 @@ class Submission:
         except SendingError as error:
             if record.probe:
                 return self._requeue(record, f"probe got no answer ({error}): held again")
-            self._note_sending_error(record, error, delivery)
-            raise
+            return self._after_sending_error(record, error)
         if record.probe and self._detection:
             self._detection.customs_back(record.system)
         return self._record(record, outcome)
@@ -101,20 +102,27 @@ class Submission:
         outcome = self._gateway.lookup(record.system, record.lrn) if sent_before else None
         return outcome if outcome is not None else self._gateway.lodge(_lodgement(record))
 
-    def _note_sending_error(self, record: Record, error: SendingError, delivery: int) -> None:
-        if delivery >= self._max_attempts:
+    def _after_sending_error(self, record: Record, error: SendingError) -> SubmitResult:
+        """FAILED once the ledger's attempts reach the budget (the caller dead-letters it); otherwise
+        noted, and SendingError raised again so that SQS delivers it once more after a back-off."""
+        if record.attempts >= self._max_attempts:
             move = Move(
                 State.FAILED,
-                f"gave up after {delivery} sending attempts; last error {error}",
+                f"gave up after {record.attempts} sending attempts; last error {error}",
                 frozenset({State.SUBMITTED}),
             )
-        else:
-            move = Move(
-                State.SUBMITTED,
-                f"sending error ({error}); will ask customs again",
-                frozenset({State.SUBMITTED}),
-            )
+            try:
+                failed = self._ledger.move(record, move, self._clock.now())
+            except StateConflict as lost:
+                return SubmitResult(record.lrn, lost.current, "skipped")
+            return SubmitResult(record.lrn, failed.state, "failed")
+        move = Move(
+            State.SUBMITTED,
+            f"sending error ({error}); will ask customs again",
+            frozenset({State.SUBMITTED}),
+        )
         self._ledger.move(record, move, self._clock.now())
+        raise error
 
     def _record(self, record: Record, outcome: Outcome) -> SubmitResult:
         if outcome.accepted:
