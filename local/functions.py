@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -32,6 +33,7 @@ class LambdaContext:
     invoked_function_arn: str = "arn:aws:lambda:eu-west-3:123456789012:function:local"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     timeout_ms: int = 30_000
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_ms
+        return max(int(self.timeout_ms - (time.monotonic() - self.started) * 1000), 0)

@@ -59,13 +59,21 @@ submission = Submission(
 )
 # A failure in one system's message group must not hold back the other systems' groups.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+_postponed: set[str] = set()  # this invocation's messages left for the next one: nothing was sent
 
 
-def submit(record: SQSRecord) -> None:
+class NoTimeLeft(Exception):
+    """Too little of this invocation is left to send a declaration and record customs' answer."""
+
+
+def submit(record: SQSRecord, lambda_context: Any) -> None:
+    if lambda_context.get_remaining_time_in_millis() < settings.milliseconds_per_declaration:
+        _postponed.add(record.message_id)
+        metrics.add_metric(name="SubmissionPostponed", unit=MetricUnit.Count, value=1)
+        raise NoTimeLeft("left for the next invocation, untried")
     message = json.loads(record.body)
-    delivery = int(record.attributes.approximate_receive_count or 1)
     try:
-        result = submission.handle(message["lrn"], delivery)
+        result = submission.handle(message["lrn"])
     except GatewayRefusedCredentials:
         # alarmed on (template: GatewayCredentialsRefusedAlarm): a configuration problem, not an outage
         metrics.add_metric(name="GatewayCredentialsRefused", unit=MetricUnit.Count, value=1)
@@ -74,27 +82,38 @@ def submit(record: SQSRecord) -> None:
     except SendingError:
         metrics.add_metric(name="SendingErrors", unit=MetricUnit.Count, value=1)
         raise
-    logger.info("submission", extra={"lrn": result.lrn, "action": result.action, "delivery": delivery})
+    if result.action == "failed":
+        queue.dead_letter(settings.submit_dead_letter_queue_url, record.body, message["system"], record.message_id)
+    logger.info("submission", extra={"lrn": result.lrn, "action": result.action})
     metrics.add_metric(name=f"Submission{result.action.title()}", unit=MetricUnit.Count, value=1)
 
 
 def _back_off(event: dict, failed: set[str]) -> None:
     """Failed messages, and the ones skipped behind them in their group, come back after a back-off that
     doubles with each delivery instead of the queue's whole visibility timeout: a FIFO group stays
-    blocked while any of its messages is in flight."""
+    blocked while any of its messages is in flight. A group postponed for lack of time comes back at once."""
+    records = event.get("Records", [])
+    postponed = {_group(r) for r in records if r["messageId"] in _postponed}
     retries = {}
-    for record in event.get("Records", []):
-        if record["messageId"] in failed:
+    for record in records:
+        if record["messageId"] in failed and _group(record) in postponed:
+            retries[record["receiptHandle"]] = 0
+        elif record["messageId"] in failed:
             delivery = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             retries[record["receiptHandle"]] = min(settings.retry_base_seconds * 2 ** (delivery - 1), 120)
     if retries:
         queue.retry_later(retries)
 
 
+def _group(record: dict) -> str:
+    return record.get("attributes", {}).get("MessageGroupId", "")
+
+
 @logger.inject_lambda_context
 @tracing.capture_lambda_handler("botocore", "httplib")
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict:
+    _postponed.clear()
     try:
         answer = process_partial_response(event=event, record_handler=submit, processor=processor, context=context)
     except BatchProcessingError:  # every record failed: Lambda retries the whole batch

@@ -50,9 +50,9 @@ def _lodge(ledger, submit_queue, clock, count):
     return [lodging.lodge(validate(declaration_body())).record.lrn for _ in range(count)]
 
 
-def _fail(submission, lrn, delivery=1):
+def _fail(submission, lrn):
     with pytest.raises(SendingError):
-        submission.handle(lrn, delivery)
+        submission.handle(lrn)
 
 
 def test_three_sending_errors_hold_the_system_and_a_probe_brings_it_back(
@@ -66,7 +66,7 @@ def test_three_sending_errors_hold_the_system_and_a_probe_brings_it_back(
     assert (state.status, state.source, state.mode.value) == (Status.UNAVAILABLE, Source.AUTO, "HOLDING")
     assert "3 sending errors" in state.reason
     # SQS redelivers them: they are held in the ledger, not retried into the void
-    assert [submission.handle(lrn, 2).action for lrn in lrns] == ["requeued"] * 3
+    assert [submission.handle(lrn).action for lrn in lrns] == ["requeued"] * 3
     assert board.get("DELTA_G").held == 3
     newcomer = _lodge(ledger, submit_queue, clock, 1)[0]
     assert ledger.get(newcomer).state is State.QUEUED
@@ -96,7 +96,7 @@ def test_a_failed_probe_holds_it_again(ledger, board, submit_queue, submission, 
     time.sleep(1.1)
     clock.advance(minutes=2)
     for lrn in lrns:
-        submission.handle(lrn, 2)  # requeued
+        submission.handle(lrn)  # requeued
     Release(ledger, board, submit_queue, clock).run()
     assert submission.handle(lrns[0]).action == "requeued"
     assert board.get("DELTA_G").auto_held
@@ -165,12 +165,13 @@ def test_unreadable_systems_table_sends_nothing(aws, ledger, submit_queue, custo
 
 
 def test_failed_declaration_redriven_from_the_dead_letter_queue_is_tried_again(
-    ledger, submit_queue, submission, customs, clock
+    ledger, submit_queue, customs, clock
 ):
     customs.set_outage("DELTA_G", "server_error")
     [lrn] = _lodge(ledger, submit_queue, clock, 1)
-    _fail(submission, lrn, delivery=8)
+    submission = Submission(ledger, customs, clock, max_attempts=1)
+    assert submission.handle(lrn).action == "failed"  # its one attempt spent: dead-lettered
     assert ledger.get(lrn).state is State.FAILED
     customs.set_outage("DELTA_G", None)
-    assert submission.handle(lrn, delivery=1).action == "accepted"
+    assert submission.handle(lrn).action == "accepted"
     assert len(customs.received) == 1

@@ -74,7 +74,7 @@ def test_held_again_after_answers_were_lost_it_is_neither_cancelled_nor_switched
     for lrn in lrns:  # three sending errors in a row open the circuit: the system is held (AUTO)
         with pytest.raises(SendingError):
             submission.handle(lrn)
-    assert submission.handle(lrns[0], 2).action == "requeued"
+    assert submission.handle(lrns[0]).action == "requeued"
     assert ledger.get(lrns[0]).state is State.QUEUED
     # the CID publishes its alert: the fallback is authorised, and the ERP wants to act on the held one
     board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID"), clock.now())
@@ -97,7 +97,7 @@ def test_bulk_switch_leaves_out_what_may_be_at_customs(aws, ledger, board, clock
         with pytest.raises(SendingError):
             submission.handle(lrn)
     for lrn in lrns:
-        submission.handle(lrn, 2)
+        submission.handle(lrn)
     never_sent = lodging.lodge(validate(declaration_body())).record.lrn  # held behind them, never sent
     board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID"), clock.now())
     result = fallback.switch_all("DELTA_G", BulkEmergencyRequest(urgent_only=False))
@@ -117,7 +117,7 @@ def _not_received_then_held(aws, ledger, board, clock, dynamodb, lodging):
     assert ledger.get(lrn).possibly_lodged
     customs.set_outage("DELTA_G", None)
     customs.next_lodge = "circuit_open"
-    assert submission.handle(lrn, 2).action == "requeued"
+    assert submission.handle(lrn).action == "requeued"
     return customs, submission, lrn
 
 
@@ -137,7 +137,7 @@ def test_a_lodge_after_that_lookup_makes_it_possibly_lodged_again(aws, ledger, b
     Release(ledger, board, _NoQueue(), clock, probe_after=timedelta(seconds=60)).run()
     assert ledger.get(lrn).probe
     customs.next_lodge = "answer_lost"
-    assert submission.handle(lrn, 3).action == "requeued"
+    assert submission.handle(lrn).action == "requeued"
     held = ledger.get(lrn)
     assert (held.state, held.customs_lookup, held.possibly_lodged) == (State.QUEUED, None, True)
     assert [r.lrn for r in customs.received] == [lrn]
@@ -153,7 +153,7 @@ def test_found_by_the_lookup_the_history_says_customs_already_had_it(aws, ledger
         submission.handle(lrn)
     customs.next_lodge = None
     clock.advance(minutes=1)  # customs has finished the lodgement whose answer was lost
-    assert submission.handle(lrn, 2).action == "accepted"
+    assert submission.handle(lrn).action == "accepted"
     accepted = ledger.get(lrn)
     assert accepted.customs_lookup == "received"
     assert accepted.history[-1].detail.startswith("customs already had it (lookup): accepted by customs, MRN")
@@ -195,10 +195,10 @@ def test_a_timed_out_lodgement_is_not_looked_up_before_customs_can_have_finished
         submission.handle(lrn)
     clock.advance(seconds=10)  # SQS's first retry: customs is still working on the first lodgement
     with pytest.raises(SendingError, match="settling"):
-        submission.handle(lrn, 2)
+        submission.handle(lrn)
     assert (lookups, len(customs.in_progress)) == ([], 1)  # neither asked (it would say "never") nor re-sent
     customs.finish()
     clock.advance(seconds=60)
-    assert submission.handle(lrn, 3).action == "accepted"
+    assert submission.handle(lrn).action == "accepted"
     assert lookups == [lrn]
     assert len(customs.received) == 1

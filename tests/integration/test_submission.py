@@ -80,12 +80,12 @@ def test_sending_error_leaves_it_submitted_and_visible_then_retry_succeeds(ledge
     submission = Submission(ledger, customs, clock, max_attempts=5)
     customs.set_outage("DELTA_G", "server_error")
     with pytest.raises(SendingError):
-        submission.handle(record.lrn, delivery=1)
+        submission.handle(record.lrn)
     stored = ledger.get(record.lrn)
     assert stored.state is State.SUBMITTED
     assert "sending error" in stored.history[-1].detail
     customs.set_outage("DELTA_G", None)
-    assert submission.handle(record.lrn, delivery=2).action == "accepted"
+    assert submission.handle(record.lrn).action == "accepted"
     assert len(customs.received) == 1
 
 
@@ -94,9 +94,9 @@ def test_lost_answer_is_looked_up_not_lodged_again(ledger, lodging, clock):
     record = _released(lodging)
     submission = Submission(ledger, customs, clock, max_attempts=5)
     with pytest.raises(SendingError):
-        submission.handle(record.lrn, delivery=1)
+        submission.handle(record.lrn)
     clock.advance(minutes=1)  # customs has finished whatever it was doing with it
-    assert submission.handle(record.lrn, delivery=2).action == "accepted"
+    assert submission.handle(record.lrn).action == "accepted"
     assert customs.attempts == [("DELTA_G", record.lrn)]  # one lodgement, then a lookup
     assert ledger.get(record.lrn).mrn == customs.received[0].outcome.mrn
 
@@ -105,11 +105,13 @@ def test_retry_budget_ends_in_failed_with_the_reason(ledger, lodging, customs, c
     record = _released(lodging)
     customs.set_outage("DELTA_G", "timeout")
     submission = Submission(ledger, customs, clock, max_attempts=3)
-    for delivery in (1, 2, 3):
-        with pytest.raises(SendingError):
-            submission.handle(record.lrn, delivery=delivery)
+    for _ in range(2):
+        with pytest.raises(SendingError):  # SQS brings it back after a back-off
+            submission.handle(record.lrn)
+    assert submission.handle(record.lrn).action == "failed"  # for the dead-letter queue, not a retry
     stored = ledger.get(record.lrn)
     assert stored.state is State.FAILED
+    assert stored.attempts == 3
     assert "3 sending attempts" in stored.history[-1].detail
 
 

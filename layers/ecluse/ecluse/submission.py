@@ -27,7 +27,7 @@ SETTLE = timedelta(seconds=60)
 class SubmitResult:
     lrn: str
     state: State | None
-    action: str  # "accepted", "rejected", "skipped", "requeued"
+    action: str  # "accepted", "rejected", "skipped", "requeued", "failed" (retry budget spent)
 
 
 @dataclass
@@ -63,8 +63,10 @@ class Submission:
         self._detection = detection
         self._settle = settle
 
-    def handle(self, lrn: str, delivery: int = 1) -> SubmitResult:
-        """Process one delivery of `lrn`. Raises SendingError when SQS should retry it."""
+    def handle(self, lrn: str) -> SubmitResult:
+        """Process one delivery of `lrn`. Raises SendingError when SQS should retry it; the retry budget
+        is the ledger's count of sending attempts, not how often SQS delivered the message (a delivery
+        postponed for lack of time, or skipped behind a failing one, sent nothing)."""
         record = self._ledger.get(lrn, with_body=True)
         if record is None or record.state not in SENDABLE:
             # Duplicate delivery of something already answered, cancelled or put back in the queue.
@@ -104,8 +106,7 @@ class Submission:
         except SendingError as error:
             if record.probe:
                 return self._requeue(record, f"probe got no answer ({error}): held again{_told(asked)}", asked)
-            self._note_sending_error(record, error, delivery, asked)
-            raise
+            return self._after_sending_error(record, error, asked)
         if record.probe and self._detection:
             self._detection.customs_back(record.system)
         return self._record(record, outcome, asked)
@@ -142,23 +143,30 @@ class Submission:
             asked.timed_out = error.kind == "timeout"
             raise
 
-    def _note_sending_error(self, record: Record, error: SendingError, delivery: int, asked: _Asked) -> None:
+    def _after_sending_error(self, record: Record, error: SendingError, asked: _Asked) -> SubmitResult:
+        """FAILED once the ledger's attempts reach the budget (the caller dead-letters it); otherwise
+        noted, and SendingError raised again so that SQS delivers it once more after a back-off."""
         fields = asked.known(self._settled_at()) or None
-        if delivery >= self._max_attempts:
+        if record.attempts >= self._max_attempts:
             move = Move(
                 State.FAILED,
-                f"gave up after {delivery} sending attempts; last error {error}",
+                f"gave up after {record.attempts} sending attempts; last error {error}",
                 frozenset({State.SUBMITTED}),
                 fields=fields,
             )
-        else:
-            move = Move(
-                State.SUBMITTED,
-                f"sending error ({error}); will ask customs again",
-                frozenset({State.SUBMITTED}),
-                fields=fields,
-            )
+            try:
+                failed = self._ledger.move(record, move, self._clock.now())
+            except StateConflict as lost:
+                return SubmitResult(record.lrn, lost.current, "skipped")
+            return SubmitResult(record.lrn, failed.state, "failed")
+        move = Move(
+            State.SUBMITTED,
+            f"sending error ({error}); will ask customs again",
+            frozenset({State.SUBMITTED}),
+            fields=fields,
+        )
         self._ledger.move(record, move, self._clock.now())
+        raise error
 
     def _record(self, record: Record, outcome: Outcome, asked: _Asked) -> SubmitResult:
         found = {"customs_lookup": RECEIVED_BY_CUSTOMS} if asked.found else {}

@@ -23,6 +23,13 @@ class SqsSubmitQueue:
             MessageDeduplicationId=f"{record.lrn}.{len(record.history)}",
         )
 
+    def dead_letter(self, dead_letter_url: str, body: str, system: str, message_id: str) -> None:
+        """Hand a message whose declaration spent its retry budget (FAILED) to the dead-letter queue,
+        from where an operator redrives it (`aws sqs start-message-move-task`)."""
+        self._sqs.send_message(
+            QueueUrl=dead_letter_url, MessageBody=body, MessageGroupId=system, MessageDeduplicationId=message_id
+        )
+
     def retry_later(self, delays: dict[str, int]) -> None:
         """Make received messages (receipt handle -> seconds) visible again after their delay."""
         handles = list(delays.items())
