@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test lint parity bench fuzz openapi deploy clean
+.PHONY: run test lint parity bench soak fuzz openapi deploy clean
 
 $(VENV)/.bootstrap-stamp: requirements-dev.txt layers/runtime/requirements.txt layers/pdf/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
@@ -33,6 +33,10 @@ parity: $(VENV)/.bootstrap-stamp
 
 bench: $(VENV)/.bootstrap-stamp
 	$(PY) -m tests.bench
+
+# the chaos suite at length: seeded storms on the embedded AWS, then busy borders on the local stack
+soak: $(VENV)/.bootstrap-stamp
+	$(PY) -m tests.chaos.soak
 
 fuzz: $(VENV)/.bootstrap-stamp
 	$(PY) -m local.fuzz
