@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from ecluse import systems
 from ecluse.clock import iso, parse_iso
-from ecluse.declarations import Declaration, HistoryEntry, Record, State
+from ecluse.declarations import Declaration, HistoryEntry, Record, State, appended
 from ecluse.errors import EcluseError, conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
 from ecluse.systems import Source, StatusChange, SystemState
@@ -138,10 +138,9 @@ class InMemoryLedger:
                 update={
                     **update,
                     "state": move.target,
-                    "history": (
-                        *current.history,
-                        HistoryEntry(state=move.target, at=iso(at), detail=move.detail),
-                    ),
+                    "history": appended(
+                        current.history, HistoryEntry(state=move.target, at=iso(at), detail=move.detail)
+                    )[0],
                     "attempts": current.attempts + (1 if move.count_attempt else 0),
                 }
             )

@@ -148,3 +148,45 @@ def test_a_move_read_before_a_send_loses_to_it(adapters, clock):
     assert conflict.value.current is State.QUEUED
     assert ledger.get(held.lrn).attempts == 1
     assert board.get("DELTA_G").held == 1
+
+
+def test_a_declaration_held_and_released_again_and_again_keeps_a_bounded_history(adapters, clock):
+    from ecluse.declarations import MAX_HISTORY
+
+    ledger, _ = adapters
+    record = ledger.add(_declaration(), "f", clock.now(), "held")
+    for cycle in range(80):
+        clock.advance(seconds=1)
+        record = ledger.move(
+            record, Move(State.RELEASED, f"out {cycle}", frozenset({State.QUEUED}), held_delta=-1), clock.now()
+        )
+        record = ledger.move(
+            record, Move(State.QUEUED, f"back {cycle}", frozenset({State.RELEASED}), held_delta=+1), clock.now()
+        )
+    history = ledger.get(record.lrn).history
+    assert len(history) == MAX_HISTORY
+    assert [h.state for h in history[:2]] == [State.RECEIVED, State.QUEUED]  # how it came in stays
+    assert history[2].detail.startswith(f"{2 + 160 - MAX_HISTORY + 1} earlier entries not kept")
+    assert history[-1].detail == "back 79"
+    assert record.history == history  # what the move returned is what is stored
+
+
+def test_a_history_entry_quoting_a_long_error_is_cut(adapters, clock):
+    ledger, _ = adapters
+    record = ledger.add(_declaration(), "f", clock.now(), "held")
+    moved = ledger.move(
+        record, Move(State.CANCELLED, "x" * 5000, frozenset({State.QUEUED}), held_delta=-1), clock.now()
+    )
+    assert len(ledger.get(moved.lrn).history[-1].detail) == 1000
+
+
+def test_the_sweep_finds_a_stale_release_behind_fresh_ones(adapters, clock):
+    ledger, _ = adapters
+    started = clock.now()
+    fresh = [ledger.add(_declaration(), "f", started, None) for _ in range(120)]
+    for record in fresh:  # re-sent a moment ago: their messages are in the queue
+        ledger.mark_enqueued(record, started + timedelta(minutes=5))
+    clock.advance(seconds=1)
+    stale = ledger.add(_declaration(), "f", clock.now(), None)  # received after them, never re-sent
+    found = ledger.stale_released(started + timedelta(minutes=3), 100)
+    assert [r.lrn for r in found] == [stale.lrn]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecluse.declarations import State
-from ecluse.gateway import SendingError
+from ecluse.gateway import CustomsError, Outcome, SendingError
 from ecluse.lodging import Lodging, validate
 from ecluse.submission import Submission
 from local.simulated import SimulatedCustoms
@@ -135,3 +135,21 @@ def test_cancelled_declaration_is_never_sent(ledger, lodging, board, customs, cl
     lodging.cancel(record.lrn)
     assert Submission(ledger, customs, clock, max_attempts=5).handle(record.lrn).action == "skipped"
     assert customs.attempts == []
+
+
+class VerboseCustoms(SimulatedCustoms):
+    """Customs that rejects with far more, and far longer, errors than anyone needs."""
+
+    def lodge(self, lodgement):
+        super().lodge(lodgement)
+        errors = tuple(CustomsError(f"E{n:04d}" * 40, "the value is wrong " * 200) for n in range(300))
+        return Outcome(False, errors=errors)
+
+
+def test_a_rejection_keeps_what_customs_said_within_bounds(ledger, lodging, clock):
+    record = _released(lodging)
+    assert Submission(ledger, VerboseCustoms(), clock, max_attempts=5).handle(record.lrn).action == "rejected"
+    stored = ledger.get(record.lrn)
+    assert len(stored.customs_errors) == 50
+    assert all(len(e["message"]) <= 500 and len(e["code"]) <= 64 for e in stored.customs_errors)
+    assert len(stored.history[-1].detail) <= 1000

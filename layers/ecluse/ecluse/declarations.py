@@ -189,6 +189,31 @@ class HistoryEntry(BaseModel):
     detail: str = ""
 
 
+MAX_HISTORY = 100  # entries one declaration keeps: a DynamoDB item stops at 400 KB, the body takes most
+_KEPT_FIRST = 2  # RECEIVED and how it was first routed
+_NOT_KEPT = re.compile(r"^(\d+) earlier entries not kept")
+
+
+def appended(history: tuple[HistoryEntry, ...], entry: HistoryEntry) -> tuple[tuple[HistoryEntry, ...], bool]:
+    """`history` with `entry` at its end, and whether older entries had to go: a declaration held and
+    released again and again keeps its first entries, one that says how many were dropped, and the
+    latest ones, so that its item never outgrows DynamoDB's limit."""
+    entries = (*history, entry)
+    if len(entries) <= MAX_HISTORY:
+        return entries, False
+    first, rest = entries[:_KEPT_FIRST], entries[_KEPT_FIRST:]
+    latest = rest[-(MAX_HISTORY - _KEPT_FIRST - 1) :]
+    dropped = rest[: len(rest) - len(latest)]
+    count = sum(int(m.group(1)) if (m := _NOT_KEPT.match(e.detail)) else 1 for e in dropped)
+    marker = HistoryEntry(
+        state=dropped[-1].state,
+        at=dropped[-1].at,
+        detail=f"{count} earlier entries not kept (a declaration keeps its first {_KEPT_FIRST} and its latest "
+        f"{len(latest)}), the last of them at {dropped[-1].at}",
+    )
+    return (*first, marker, *latest), True
+
+
 class Record(BaseModel):
     """A declaration as the ledger holds it: the body plus everything that happened to it."""
 

@@ -11,6 +11,8 @@ from typing import Protocol
 from ecluse.declarations import TRANSITIONS, Declaration, Record, State
 from ecluse.throttle import TokenBucket
 
+MAX_DETAIL = 1000  # characters of one history entry's detail
+
 
 class FastPathClosed(Exception):
     """The system is unavailable or has a backlog: the newcomer must be held behind it."""
@@ -86,6 +88,8 @@ class Move:
         illegal = sorted(s.value for s in self.expected if self.target not in TRANSITIONS[s])
         if illegal or not self.expected:
             raise ValueError(f"no transition to {self.target} from {illegal or 'nothing'}")
+        if len(self.detail) > MAX_DETAIL:  # an error text quoted in it must not grow the item without bound
+            object.__setattr__(self, "detail", self.detail[: MAX_DETAIL - 1] + "…")
 
 
 class Ledger(Protocol):

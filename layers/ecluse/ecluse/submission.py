@@ -17,6 +17,7 @@ from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
 from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding
 
+MAX_CUSTOMS_ERRORS, MAX_ERROR_CODE, MAX_ERROR_MESSAGE = 50, 64, 500
 SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
 # A lodgement that got no answer may still be in progress at customs: a lookup before the gateway has
 # finished it (docs/gateway-protocol.md) could say "never received" and lead to a second lodging.
@@ -179,7 +180,11 @@ class Submission:
                 fields={"mrn": outcome.mrn, "probe": False, **found},
             )
         else:
-            errors = [{"code": e.code, "message": e.message} for e in outcome.errors]
+            # what customs says is kept, within bounds: its answer must not outgrow the declaration's item
+            errors = [
+                {"code": e.code[:MAX_ERROR_CODE], "message": e.message[:MAX_ERROR_MESSAGE]}
+                for e in outcome.errors[:MAX_CUSTOMS_ERRORS]
+            ]
             summary = "; ".join(f"{e['code']}: {e['message']}" for e in errors) or "no reason given"
             move = Move(
                 State.REJECTED,
@@ -193,9 +198,7 @@ class Submission:
             return SubmitResult(record.lrn, lost.current, "skipped")
         return SubmitResult(record.lrn, moved.state, "accepted" if outcome.accepted else "rejected")
 
-    def _requeue(
-        self, record: Record, why: str, asked: _Asked | None = None, holds_again: bool = True
-    ) -> SubmitResult:
+    def _requeue(self, record: Record, why: str, asked: _Asked | None = None, holds_again: bool = True) -> SubmitResult:
         """Back to the ledger, in its receipt order. When it was the next one for customs (`holds_again`),
         the system's hold epoch moves on: whatever was released after it is sent back in line too."""
         try:

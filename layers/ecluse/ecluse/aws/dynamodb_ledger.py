@@ -19,7 +19,7 @@ from typing import Any
 from ecluse import policies
 from ecluse.aws.items import from_item, to_item, to_value
 from ecluse.clock import iso, parse_iso
-from ecluse.declarations import Declaration, HistoryEntry, Record, State
+from ecluse.declarations import Declaration, HistoryEntry, Record, State, appended
 from ecluse.errors import EcluseError
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
 from ecluse.systems import Source, Status
@@ -250,11 +250,15 @@ class DynamoDbLedger:
             ":at": moment,
             ":entry": [entry],
         }
+        history, compacted = appended(record.history, HistoryEntry(**entry))
+        if compacted:  # rewritten whole: the oldest entries make room (declarations.MAX_HISTORY)
+            del values[":entry"]
+            values[":history"] = [h.model_dump(mode="json") for h in history]
         sets = [
             "#state = :target",
             "system_state = :system_state",
             "updated_at = :at",
-            "history = list_append(history, :entry)",
+            "history = :history" if compacted else "history = list_append(history, :entry)",
         ]
         for index, (name, value) in enumerate((move.fields or {}).items()):
             names[f"#f{index}"] = name
@@ -303,7 +307,7 @@ class DynamoDbLedger:
         return record.model_copy(
             update={
                 "state": move.target,
-                "history": (*record.history, HistoryEntry(**entry)),
+                "history": history,
                 "attempts": record.attempts + (1 if move.count_attempt else 0),
                 **{k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items() if k in Record.model_fields},
             }
@@ -412,20 +416,28 @@ class DynamoDbLedger:
 
     def stale_released(self, before: datetime, limit: int) -> list[Record]:
         """RELEASED declarations, any system, enqueued before `before`: their SQS send may have been lost.
-        One query on the by_state index serves every system."""
-        answer = self._db.query(
-            TableName=self._table,
-            IndexName="by_state",
-            KeyConditionExpression="#state = :released",
-            FilterExpression="attribute_not_exists(enqueued_at) OR enqueued_at < :before",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={
+        One query on the by_state index serves every system; it pages, because DynamoDB applies a page's
+        Limit before the filter and stale ones may sit behind fresh ones."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_state",
+            "KeyConditionExpression": "#state = :released",
+            "FilterExpression": "attribute_not_exists(enqueued_at) OR enqueued_at < :before",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {
                 ":released": to_value(State.RELEASED.value),
                 ":before": to_value(iso(before)),
             },
-            Limit=limit,
-        )
-        return [_record(from_item(i)) for i in answer.get("Items", [])]
+            "Limit": 100,
+        }
+        found: list[Record] = []
+        while len(found) < limit:
+            answer = self._db.query(**query)
+            found += [_record(from_item(i)) for i in answer.get("Items", [])]
+            if "LastEvaluatedKey" not in answer:
+                break
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return found[:limit]
 
     def mark_enqueued(self, record: Record, at: datetime) -> None:
         """Note a re-send; a declaration that moved on meanwhile needs no note."""
