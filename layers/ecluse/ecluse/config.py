@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +16,7 @@ class _Settings(BaseModel):
     submit_queue_url: str = Field(alias="SUBMIT_QUEUE_URL", min_length=1)
 
     @classmethod
-    def from_env(cls) -> _Settings:
+    def from_env(cls) -> Self:
         return cls.model_validate(dict(os.environ))
 
 

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -227,7 +227,7 @@ class Record(BaseModel):
     marks: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     mrn: str | None = None
-    customs_errors: tuple[dict, ...] = ()
+    customs_errors: tuple[dict[str, Any], ...] = ()
     attempts: int = 0
     fingerprint: str = ""
     urgent: bool = False
@@ -241,7 +241,7 @@ class Record(BaseModel):
     # lodge goes out after it; not projected in the listing indexes (read it with `get`)
     customs_lookup: str | None = None
     lookup_after: str | None = None  # a lodgement got no answer: customs is asked about it from then on
-    body: dict | None = None  # loaded only where needed (submission, idempotency), never listed
+    body: dict[str, Any] | None = None  # loaded only where needed (submission, idempotency), never listed
 
     @property
     def possibly_lodged(self) -> bool:
@@ -249,7 +249,7 @@ class Record(BaseModel):
         it: customs may hold it, so it must not be cancelled or lodged again under the fallback."""
         return self.attempts > 0 and self.customs_lookup != NOT_RECEIVED
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "lrn": self.lrn,
             "system": self.system,
@@ -257,7 +257,7 @@ class Record(BaseModel):
             "received_at": self.received_at,
         }
 
-    def answer(self) -> dict:
+    def answer(self) -> dict[str, Any]:
         return {
             **self.summary(),
             "history": [h.model_dump(mode="json") for h in self.history],

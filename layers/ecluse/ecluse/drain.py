@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from ecluse.systems import SystemState
 
@@ -16,7 +17,7 @@ class DrainOutlook:
     at_risk: bool
     rate_to_meet_deadline: int | None  # releases per minute that would still meet it
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"at_risk": self.at_risk, "rate_to_meet_deadline": self.rate_to_meet_deadline}
 
 

@@ -7,6 +7,7 @@ except through `http_status`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class EcluseError(Exception):
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
-    def as_body(self) -> dict:
+    def as_body(self) -> dict[str, Any]:
         return {
             "error": {
                 "code": self.code,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,8 +13,9 @@ from ecluse import policies
 from ecluse.clock import Clock, iso, parse_iso
 from ecluse.declarations import CalendarAwareDatetime, Record, State
 from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possibly_lodged
-from ecluse.ledger import Move, StateConflict
-from ecluse.systems import Status, SystemState
+from ecluse.ledger import Ledger, Move, StateConflict
+from ecluse.ports import StatusBoard
+from ecluse.systems import Status
 
 
 class EmergencyRequest(BaseModel):
@@ -49,22 +50,10 @@ class PhysicalControl(BaseModel):
     )
 
 
-class Ledger(Protocol):
-    def get(self, lrn: str, *, with_body: bool = False) -> Record | None: ...
-
-    def move(self, record: Record, move: Move, at: datetime) -> Record: ...
-
-    def oldest(self, system: str, state: State, limit: int) -> Any: ...
-
-
-class Board(Protocol):
-    def get(self, system: str) -> SystemState: ...
-
-
 @dataclass(frozen=True)
 class Switched:
     switched: list[str]
-    refused: list[dict]
+    refused: list[dict[str, Any]]
 
 
 def _refuse(code: str, message: str) -> EcluseError:
@@ -72,7 +61,7 @@ def _refuse(code: str, message: str) -> EcluseError:
 
 
 class FallbackProcedure:
-    def __init__(self, ledger: Ledger, board: Board, clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, board: StatusBoard, clock: Clock) -> None:
         self._ledger = ledger
         self._board = board
         self._clock = clock
@@ -93,7 +82,8 @@ class FallbackProcedure:
             return None  # stays held; the reason is for whoever asks for the fallback explicitly
 
     def switch_all(self, system: str, request: BulkEmergencyRequest) -> Switched:
-        switched, refused = [], []
+        switched: list[str] = []
+        refused: list[dict[str, Any]] = []
         for candidate in self._ledger.oldest(system, State.QUEUED, request.limit):
             if request.urgent_only and not candidate.urgent:
                 continue
@@ -213,9 +203,9 @@ class FallbackProcedure:
         if mark and mark not in marks:
             marks.append(mark)
         detail = (
-            "physical control recorded: re-integration waits for the release of the goods"
-            if pending
-            else f"goods released after the physical control at {iso(control.released_at)}"
+            f"goods released after the physical control at {iso(control.released_at)}"
+            if control.released_at
+            else "physical control recorded: re-integration waits for the release of the goods"
         )
         move = Move(
             State.EMERGENCY,
@@ -239,4 +229,5 @@ def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
 
 
 def anticipation_expired(record: Record, now: datetime) -> bool:
-    return bool(record.anticipation_expires_at) and parse_iso(record.anticipation_expires_at) < now
+    expires = record.anticipation_expires_at
+    return parse_iso(expires) < now if expires else False

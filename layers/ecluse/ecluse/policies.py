@@ -11,6 +11,7 @@ import re
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -127,7 +128,7 @@ class PolicyFile(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _resolve_same_as(cls, data: dict) -> dict:
+    def _resolve_same_as(cls, data: dict[str, Any]) -> dict[str, Any]:
         raw = dict(data["policies"])
         for name, entry in raw.items():
             if "same_as" in entry:

@@ -16,14 +16,14 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from ecluse.clock import Clock, iso
 from ecluse.declarations import Record, State
 from ecluse.drain import outlook
 from ecluse.fallback import anticipation_expired, reintegration_marks
-from ecluse.ledger import HeldAgainMeanwhile, Move, ReleaseGrant, StateConflict, SystemHolding
-from ecluse.lodging import SubmitQueue
+from ecluse.ledger import HeldAgainMeanwhile, Ledger, Move, ReleaseGrant, StateConflict, SystemHolding
+from ecluse.ports import StatusBoard, SubmitQueue
 from ecluse.systems import Mode, SystemState
 from ecluse.throttle import TokenBucket
 
@@ -34,21 +34,13 @@ SLICE = 10  # declarations per query and per transaction burst; the status is re
 MIN_SLEEP = 0.2
 
 
-class StatusBoard(Protocol):
-    def all(self) -> list[SystemState]: ...
-
-    def acquire_lease(self, system: str, owner: str, now: datetime, until: datetime) -> bool: ...
-
-    def release_lease(self, system: str, owner: str) -> None: ...
-
-
 @dataclass
 class ReleaseReport:
     released: dict[str, int] = field(default_factory=dict)
     resent: dict[str, int] = field(default_factory=dict)
     holding: list[str] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
-    at_risk: dict[str, dict] = field(default_factory=dict)
+    at_risk: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,7 +61,7 @@ class _Drain:
 class Release:
     def __init__(
         self,
-        ledger: Any,
+        ledger: Ledger,
         board: StatusBoard,
         queue: SubmitQueue,
         clock: Clock,
@@ -270,7 +262,7 @@ class Release:
                 return
 
     def _resend_stale(self, now: datetime) -> list[Record]:
-        stale: list[Record] = self._ledger.stale_released(now - self._resend_after, SLICE * 10)
+        stale = self._ledger.stale_released(now - self._resend_after, SLICE * 10)
         for record in stale:
             self._queue.send(record)
             self._ledger.mark_enqueued(record, now)

@@ -40,7 +40,7 @@ class _Asked:
     lodging: bool = False  # a lodge went out after that: customs may hold it again
     timed_out: bool = False  # and got no answer in time: customs may still be working on it
 
-    def known(self, settled_at: str) -> dict:
+    def known(self, settled_at: str) -> dict[str, Any]:
         """The ledger fields to write when no answer came back (nothing when nothing changed)."""
         if self.lodging:
             return {"customs_lookup": None, **({"lookup_after": settled_at} if self.timed_out else {})}
@@ -118,10 +118,7 @@ class Submission:
         except CustomsUnreachable:
             if not (self._detection and self._detection.operator_says_available(record.system)):
                 raise
-            reset = getattr(self._gateway, "reset", None)
-            if reset is None:
-                raise
-            reset(record.system)  # an operator declared it available after the circuit opened: they win
+            self._gateway.reset(record.system)  # an operator declared it available after the circuit opened
             return self._call(record, sent_before, asked)
 
     def _call(self, record: Record, sent_before: bool, asked: _Asked) -> Outcome:

@@ -39,7 +39,7 @@ _INDEX_FOR = {
 }
 
 
-def _open_condition(system: str, names: dict, values: dict, also: Source | None = None) -> str:
+def _open_condition(system: str, names: dict[str, Any], values: dict[str, Any], also: Source | None = None) -> str:
     """The system is not holding: not UNAVAILABLE, or UNAVAILABLE for a reason its policy sends through
     (planned maintenance where the authority buffers), or for `also` (a probe into an AUTO outage)."""
     names["#status"] = "status"
@@ -57,14 +57,14 @@ class _EpochMoved(Exception):
     """The fast path was refused only because this environment's idea of the hold epoch was stale."""
 
 
-def _epoch_condition(epoch: int, names: dict, values: dict) -> str:
+def _epoch_condition(epoch: int, names: dict[str, Any], values: dict[str, Any]) -> str:
     """The system's hold epoch is still `epoch` (a system never held again has none: epoch 0)."""
     names["#epoch"] = "epoch"
     values[":epoch"] = epoch
     return "(attribute_not_exists(#epoch) OR #epoch = :epoch)" if epoch == 0 else "#epoch = :epoch"
 
 
-def _state_of(item: dict | None) -> State | None:
+def _state_of(item: dict[str, Any] | None) -> State | None:
     """The state in an item returned by a failed condition (ALL_OLD); None when there is no such item."""
     return State(item["state"]["S"]) if item and "state" in item else None
 
@@ -112,7 +112,7 @@ class DynamoDbLedger:
         # system's item, and the fast path is tried once more with the epoch it holds.
         self._epochs: dict[str, int] = {}
 
-    def _system_key(self, system: str) -> dict:
+    def _system_key(self, system: str) -> dict[str, Any]:
         return to_item({"system": system, "record": STATUS_RECORD})
 
     def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
@@ -214,7 +214,7 @@ class DynamoDbLedger:
             raise _EpochMoved(system_id)
         raise FastPathClosed(f"held: {system_id} refused the fast path")
 
-    def _held_update(self, system: str, delta: int) -> dict:
+    def _held_update(self, system: str, delta: int) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self._systems,
@@ -224,7 +224,7 @@ class DynamoDbLedger:
             }
         }
 
-    def _transact(self, items: list[dict]) -> list[dict] | None:
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """Run a transaction; None when it went through, else the per-item cancellation reasons."""
         try:
             self._db.transact_write_items(TransactItems=items)
@@ -250,7 +250,7 @@ class DynamoDbLedger:
             ":at": moment,
             ":entry": [entry],
         }
-        history, compacted = appended(record.history, HistoryEntry(**entry))
+        history, compacted = appended(record.history, HistoryEntry(state=move.target, at=moment, detail=move.detail))
         if compacted:  # rewritten whole: the oldest entries make room (declarations.MAX_HISTORY)
             del values[":entry"]
             values[":history"] = [h.model_dump(mode="json") for h in history]
@@ -313,7 +313,7 @@ class DynamoDbLedger:
             }
         )
 
-    def _system_part(self, system: str, move: Move, at: datetime) -> dict | None:
+    def _system_part(self, system: str, move: Move, at: datetime) -> dict[str, Any] | None:
         """The systems-table side of a move: backlog counter, release grant, status gate."""
         names = {"#status": "status"}
         values: dict[str, Any] = {":down": Status.UNAVAILABLE.value}
@@ -455,11 +455,11 @@ class DynamoDbLedger:
         )
 
 
-def _encode_token(key: dict) -> str:
+def _encode_token(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str, names: tuple[str, ...]) -> dict:
+def _decode_token(token: str, names: tuple[str, ...]) -> dict[str, Any]:
     bad = EcluseError(
         "invalid_next_token", "`next` must be the token a previous page returned, unchanged", http_status=422
     )

@@ -70,7 +70,7 @@ class DynamoDbStatusBoard:
 
     def all(self) -> list[SystemState]:
         keys = [to_item({"system": s, "record": STATUS_RECORD}) for s in systems.REGISTRY]
-        found: dict[str, dict] = {}
+        found: dict[str, dict[str, Any]] = {}
         request = {self._table: {"Keys": keys, "ConsistentRead": True}}
         while request:
             answer = self._db.batch_get_item(RequestItems=request)
@@ -125,7 +125,7 @@ class DynamoDbStatusBoard:
             ) from None
         return updated
 
-    def _key(self, system: str) -> dict:
+    def _key(self, system: str) -> dict[str, Any]:
         return to_item({"system": system, "record": STATUS_RECORD})
 
     def set_release(self, system: str, config: ReleaseConfig) -> SystemState:
@@ -170,7 +170,7 @@ class DynamoDbStatusBoard:
                 ExpressionAttributeValues={":me": to_value(owner)},
             )
 
-    def history(self, system: str, limit: int = 20) -> list[dict]:
+    def history(self, system: str, limit: int = 20) -> list[dict[str, Any]]:
         answer = self._db.query(
             TableName=self._table,
             KeyConditionExpression="#s = :s AND begins_with(#r, :h)",
