@@ -113,7 +113,7 @@ def test_every_setting_a_function_reads_is_provided_by_the_template(aws):
 
 
 def test_listing_indexes_project_what_the_ledger_reads_from_them(template):
-    from ecluse.aws.dynamodb_ledger import LISTED
+    from ecluse.aws.ledger_items import LISTED
 
     for index in template["Resources"]["DeclarationsTable"]["Properties"]["GlobalSecondaryIndexes"]:
         assert set(index["Projection"]["NonKeyAttributes"]) == set(LISTED), index["IndexName"]

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from ecluse import rules
 from ecluse.clock import Clock
 from ecluse.declarations import Declaration, Record, State
-from ecluse.errors import EcluseError, FieldProblem, conflict, invalid, not_found, possibly_lodged
+from ecluse.errors import EcluseError, FieldProblem, conflict, filter_required, invalid, not_found, possibly_lodged
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
 from ecluse.ports import Log, SubmitQueue, UrgentFallback
 
@@ -128,6 +128,8 @@ class Lodging:
     def page(
         self, *, system: str | None, state: State | None, limit: int, token: str | None
     ) -> tuple[list[Record], str | None]:
+        if system is None and state is None:
+            raise filter_required()  # the ledger lists along one of its indexes
         return self._ledger.page(system=system, state=state, limit=limit, token=token)
 
     def cancel(self, lrn: str, reason: str = "cancelled by the ERP") -> Record:

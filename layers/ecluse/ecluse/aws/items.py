@@ -7,6 +7,9 @@ from typing import Any, cast
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
+# The systems table's item for a system's status, backlog counters, hold epoch and release lease.
+STATUS_RECORD = "STATUS"
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -45,3 +48,8 @@ def _dynamo(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _dynamo(v) for k, v in value.items()}
     return value
+
+
+def system_key(system: str) -> dict[str, Any]:
+    """The key of `system`'s STATUS item in the systems table."""
+    return to_item({"system": system, "record": STATUS_RECORD})
