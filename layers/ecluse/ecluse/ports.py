@@ -4,6 +4,8 @@ in-memory twins in tests/fakes.py (tests/typed_ports.py has mypy check that both
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,3 +52,13 @@ class Log(Protocol):
     """What the domain writes to the function's log (Powertools' Logger)."""
 
     def exception(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+
+
+class Spans(Protocol):
+    """Opens a tracing span (an X-Ray subsegment on Lambda: `aws.tracing.span`) around a phase of work."""
+
+    def __call__(self, name: str, **annotations: str) -> AbstractContextManager[object]: ...
+
+
+def no_spans(name: str, **annotations: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
