@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ecluse import policies
 from ecluse.clock import Clock, iso, parse_iso
-from ecluse.declarations import CalendarAwareDatetime, Record, State
+from ecluse.declarations import CalendarAwareDatetime, State
 from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possibly_lodged
 from ecluse.ledger import Ledger, Move, StateConflict
 from ecluse.ports import StatusBoard
+from ecluse.records import Record
 from ecluse.systems import Status
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ecluse import policies
 from ecluse.clock import parse_iso
-from ecluse.declarations import Record
+from ecluse.records import Record
 
 Getter = Callable[[dict[str, Any], Record], str | None]
 

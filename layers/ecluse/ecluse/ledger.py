@@ -8,7 +8,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from ecluse.declarations import TRANSITIONS, Declaration, Record, State
+from ecluse.declarations import TRANSITIONS, Declaration, State
+from ecluse.records import Record
 from ecluse.throttle import TokenBucket
 
 MAX_DETAIL = 1000  # characters of one history entry's detail

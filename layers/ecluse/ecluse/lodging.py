@@ -11,10 +11,11 @@ from pydantic import ValidationError
 
 from ecluse import rules
 from ecluse.clock import Clock
-from ecluse.declarations import Declaration, Record, State
+from ecluse.declarations import Declaration, State
 from ecluse.errors import EcluseError, FieldProblem, conflict, filter_required, invalid, not_found, possibly_lodged
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
 from ecluse.ports import Log, SubmitQueue, UrgentFallback
+from ecluse.records import Record
 
 MAX_BODY_BYTES = 1024 * 1024
 # After the fast path was refused for a system, newcomers go straight to the queue for a few seconds:

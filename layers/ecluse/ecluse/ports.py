@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from ecluse.declarations import Record
+from ecluse.records import Record
 from ecluse.systems import StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
 

@@ -18,9 +18,10 @@ from ecluse.aws.expressions import Expression
 from ecluse.aws.items import from_item, to_item, to_value
 from ecluse.aws.ledger_items import INDEX_FOR
 from ecluse.clock import iso, parse_iso
-from ecluse.declarations import Declaration, HistoryEntry, Record, State, appended
+from ecluse.declarations import Declaration, State
 from ecluse.errors import conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
+from ecluse.records import HistoryEntry, Record, appended
 from ecluse.systems import Source, Status
 
 
@@ -141,7 +142,7 @@ class DynamoDbLedger:
             f"{state} = {expression.value('target', move.target.value)}",
             f"system_state = {expression.value('system_state', f'{record.system}#{move.target.value}')}",
             f"updated_at = {expression.value('at', moment)}",
-            # rewritten whole when compacted: the oldest entries make room (declarations.MAX_HISTORY)
+            # rewritten whole when compacted: the oldest entries make room (records.MAX_HISTORY)
             f"history = {expression.value('history', [h.model_dump(mode='json') for h in history])}"
             if compacted
             else f"history = list_append(history, {expression.value('entry', [entry])})",

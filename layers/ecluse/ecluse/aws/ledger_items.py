@@ -11,8 +11,9 @@ from typing import Any
 
 from ecluse.aws.items import to_item
 from ecluse.clock import iso
-from ecluse.declarations import Declaration, HistoryEntry, Record, State
+from ecluse.declarations import Declaration, State
 from ecluse.errors import invalid_next_token, too_large
+from ecluse.records import HistoryEntry, Record
 
 # DynamoDB items stop at 400 KB; the compressed body must leave room for history and indexes.
 MAX_STORED_BODY_BYTES = 300_000

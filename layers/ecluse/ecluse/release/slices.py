@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ecluse.clock import iso
-from ecluse.declarations import Record, State
+from ecluse.declarations import State
 from ecluse.fallback import anticipation_expired, reintegration_marks
 from ecluse.ledger import HeldAgainMeanwhile, Ledger, Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.ports import SubmitQueue
+from ecluse.records import Record
 from ecluse.systems import SystemState
 from ecluse.throttle import TokenBucket
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ecluse.declarations import Record, State
+from ecluse.declarations import State
 from ecluse.ledger import Ledger
 from ecluse.ports import SubmitQueue
+from ecluse.records import Record
 
 RESEND_AFTER = timedelta(minutes=2)
 STALE_PER_RUN = 100
