@@ -106,16 +106,7 @@ class FallbackProcedure:
     def _switch(self, record: Record, request: EmergencyRequest) -> Record:
         if record.state is State.EMERGENCY:
             return record
-        if record.state in (State.RELEASED, State.SUBMITTED, State.ACCEPTED, State.REJECTED):
-            raise _refuse(
-                "already_lodged",
-                f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
-                "outage must not be lodged again under the fallback (seed 004)",
-            )
-        if record.state is not State.QUEUED:
-            raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
-        if record.possibly_lodged:
-            raise possibly_lodged(record.lrn, record.attempts, "switched to the fallback procedure")
+        self._check_switchable(record)
         policy = policies.policy(record.system)
         system = self._board.get(record.system)
         now = self._clock.now()
@@ -160,6 +151,20 @@ class FallbackProcedure:
             return self._ledger.move(record, move, now)
         except StateConflict as lost:
             raise _refuse("not_switchable", f"{record.lrn} became {lost.current} meanwhile") from None
+
+    @staticmethod
+    def _check_switchable(record: Record) -> None:
+        """Only a held declaration that cannot already be at customs switches."""
+        if record.state in (State.RELEASED, State.SUBMITTED, State.ACCEPTED, State.REJECTED):
+            raise _refuse(
+                "already_lodged",
+                f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
+                "outage must not be lodged again under the fallback (seed 004)",
+            )
+        if record.state is not State.QUEUED:
+            raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
+        if record.possibly_lodged:
+            raise possibly_lodged(record.lrn, record.attempts, "switched to the fallback procedure")
 
     @staticmethod
     def _check_record_in_books(record: Record, policy: policies.Policy, request: EmergencyRequest) -> None:
