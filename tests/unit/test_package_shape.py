@@ -3,6 +3,8 @@ cycle: a value object never reaches back for a registry that builds on it)."""
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import subprocess
 import sys
 
@@ -38,3 +40,27 @@ def test_each_module_imports_alone_in_a_fresh_interpreter():
         if completed.returncode:
             failed[module] = completed.stderr.strip().splitlines()[-1]
     assert not failed
+
+
+def _imports(module: str) -> set[str]:
+    """The package's modules `module` imports anywhere, function bodies included (a lazy import is how
+    a cycle hides)."""
+    path = PACKAGE.joinpath(*module.split("."))
+    source = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    found = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ecluse":
+            found |= {f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in MODULES}
+            found |= {node.module} if node.module in MODULES else set()
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name in MODULES}
+    return found - {module}
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    graph = {module: _imports(module) for module in MODULES}
+    graphlib.TopologicalSorter(graph).prepare()  # CycleError names the cycle
+
+
+def test_status_and_source_import_nothing_of_ours():
+    assert _imports("ecluse.status") == set()

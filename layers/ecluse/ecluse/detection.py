@@ -10,7 +10,8 @@ from __future__ import annotations
 from ecluse.clock import Clock
 from ecluse.errors import EcluseError
 from ecluse.ports import StatusBoard
-from ecluse.systems import Source, Status, StatusChange
+from ecluse.status import Source, Status
+from ecluse.systems import StatusChange
 
 CIRCUIT_REFERENCE = "circuit breaker"
 

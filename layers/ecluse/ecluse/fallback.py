@@ -16,7 +16,7 @@ from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possib
 from ecluse.ledger import Ledger, Move, StateConflict
 from ecluse.ports import StatusBoard
 from ecluse.records import Record
-from ecluse.systems import Status
+from ecluse.status import Status
 
 
 class EmergencyRequest(BaseModel):

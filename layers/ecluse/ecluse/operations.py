@@ -13,7 +13,8 @@ from ecluse.declarations import CalendarAwareDatetime
 from ecluse.drain import outlook
 from ecluse.errors import EcluseError, FieldProblem
 from ecluse.ports import StatusBoard
-from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.status import Source, Status
+from ecluse.systems import StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
 
 

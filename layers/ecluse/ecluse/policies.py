@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ecluse.errors import EcluseError, FieldProblem
-from ecluse.systems import Source
+from ecluse.status import Source
 
 _BE_CALL = re.compile(r"^N\d+-D:\d{8}-T\d{6}$")
 

@@ -22,7 +22,7 @@ from ecluse.declarations import Declaration, State
 from ecluse.errors import conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
 from ecluse.records import HistoryEntry, Record, appended
-from ecluse.systems import Source, Status
+from ecluse.status import Source, Status
 
 
 class _EpochMoved(Exception):

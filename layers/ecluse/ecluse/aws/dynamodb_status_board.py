@@ -8,11 +8,12 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from ecluse import systems
+from ecluse import policies, systems
 from ecluse.aws.items import from_item, system_key, to_item, to_value
 from ecluse.clock import iso, parse_iso
 from ecluse.errors import conflict
-from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.status import Source, Status
+from ecluse.systems import StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig, TokenBucket
 
 _DATES = ("since", "authorised_from", "outage_ended_at", "reintegration_deadline")
@@ -38,6 +39,7 @@ def _bucket(values: dict[str, Any]) -> TokenBucket | None:
 def _state(system: str, values: dict[str, Any]) -> SystemState:
     return SystemState(
         system=system,
+        policy=policies.policy(system),
         status=Status(values.get("status", Status.AVAILABLE.value)),
         source=Source(values["source"]) if values.get("source") else None,
         reference=values.get("reference"),

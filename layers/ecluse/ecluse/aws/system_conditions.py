@@ -12,7 +12,7 @@ from ecluse.aws.expressions import Expression
 from ecluse.aws.items import system_key
 from ecluse.clock import iso
 from ecluse.ledger import Gate, Move, ReleaseGrant
-from ecluse.systems import Source, Status
+from ecluse.status import Source, Status
 
 
 def open_system(expression: Expression, system: str, also: Source | None = None) -> str:

@@ -21,7 +21,8 @@ from ecluse.ports import Spans, StatusBoard, SubmitQueue, no_spans
 from ecluse.release.probe import PROBE_INTERVAL, Probe
 from ecluse.release.slices import MIN_SLEEP, Drain, Slices
 from ecluse.release.sweep import RESEND_AFTER, Sweep
-from ecluse.systems import Mode, SystemState
+from ecluse.status import Mode
+from ecluse.systems import SystemState
 from ecluse.throttle import TokenBucket
 
 LEASE_MARGIN = timedelta(seconds=30)
