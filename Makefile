@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test lint parity bench soak fuzz openapi deploy clean
+.PHONY: run test lint typecheck parity bench soak fuzz openapi deploy clean
 
 $(VENV)/.bootstrap-stamp: requirements-dev.txt layers/runtime/requirements.txt layers/pdf/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
@@ -21,8 +21,16 @@ run: $(VENV)/.bootstrap-stamp
 
 lint: $(VENV)/.bootstrap-stamp
 	$(VENV)/bin/ruff check .
+	$(MAKE) --no-print-directory typecheck
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 PATH=$(dir $(PYTHON312)):$$PATH AWS_DEFAULT_REGION=eu-west-3 $(VENV)/bin/sam validate --lint --template template.yaml
+
+# The package strictly; each handler on its own (they are all `app`), not strictly; and tests/typed_ports.py,
+# which asserts the adapters and the in-memory twins satisfy the ports.
+typecheck: $(VENV)/.bootstrap-stamp
+	cd layers/ecluse && ../../$(VENV)/bin/mypy --strict -p ecluse
+	for handler in functions/*/app.py; do MYPYPATH=layers/ecluse $(VENV)/bin/mypy $$handler || exit 1; done
+	MYPYPATH=layers/ecluse $(VENV)/bin/mypy tests/typed_ports.py
 
 # tests/integration/test_deploy_parity.py runs the parity check inside the suite; `make parity` prints it
 test: lint
@@ -48,4 +56,4 @@ deploy: $(VENV)/.bootstrap-stamp
 	PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam build && PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -105,6 +105,9 @@ class SimulatedCustoms:
                 raise SendingError(self._outages[system], f"{system} is down (simulated)")
             return self._by_key.get((system, lrn))
 
+    def reset(self, system: str) -> None:
+        """No circuit here (the submitter wraps customs in one): nothing refuses calls."""
+
 
 def _answer(outcome: Outcome) -> dict:
     if outcome.accepted:

@@ -53,6 +53,22 @@ def drain() -> list[str]:
     ]
 
 
+def _consume(sqs, url: str, submit) -> int:
+    """Deliver the submit queue's messages to the submit function until it is empty, as Lambda would."""
+    from local.functions import LambdaContext
+    from local.stack import _sqs_record
+
+    handled = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            return handled
+        submit.lambda_handler({"Records": [_sqs_record(m, url) for m in messages]}, LambdaContext())
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        handled += len(messages)
+
+
 def aws_calls() -> list[str]:
     import boto3
     from moto import mock_aws
@@ -60,7 +76,6 @@ def aws_calls() -> list[str]:
     from local import infra
     from local.functions import LambdaContext, load
     from local.simulated import SimulatedCustoms, serve
-    from local.stack import _sqs_record
     from tests.conftest import ApiClient
     from tests.factories import declaration_body
 
@@ -86,17 +101,7 @@ def aws_calls() -> list[str]:
         sqs, url = boto3.client("sqs"), stack.env("api")["SUBMIT_QUEUE_URL"]
 
         def consume() -> int:
-            handled = 0
-            while True:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-                    "Messages", []
-                )
-                if not messages:
-                    return handled
-                submit.lambda_handler({"Records": [_sqs_record(m, url) for m in messages]}, LambdaContext())
-                for message in messages:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                handled += len(messages)
+            return _consume(sqs, url, submit)
 
         def measure(action) -> Counter:
             before = Counter(calls)

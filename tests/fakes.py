@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 from ecluse import systems
 from ecluse.clock import iso, parse_iso
-from ecluse.declarations import Declaration, HistoryEntry, Record, State, appended
+from ecluse.declarations import Declaration, State
 from ecluse.errors import EcluseError, conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
+from ecluse.records import HistoryEntry, Record, appended
 from ecluse.systems import Source, StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
 
@@ -111,25 +112,7 @@ class InMemoryLedger:
             system = s.system(current.system)
             if move.epoch is not None and system.epoch != move.epoch:
                 raise HeldAgainMeanwhile(current.system)
-            down = system.holds
-            if move.gate is Gate.OPEN and down:
-                raise SystemHolding(current.system)
-            if move.gate is Gate.OPEN_OR_AUTO and down and system.source is not Source.AUTO:
-                raise SystemHolding(current.system)
-            grant = move.grant
-            if grant and grant.probe_until is not None:
-                if not system.auto_held or (system.probe_until and system.probe_until >= at):
-                    raise SystemHolding(current.system)
-                system = replace(system, probe_until=grant.probe_until)
-            elif grant:
-                if system.lease_owner != grant.owner or down or system.release_config.paused:
-                    raise SystemHolding(current.system)
-                system = replace(
-                    system,
-                    bucket=grant.bucket,
-                    released_last_minute=grant.released_last_minute,
-                    released_counted_at=at,
-                )
+            system = _gated(system, move, at)
             fields = dict(move.fields or {})
             if "enqueued_at" in fields:
                 s.enqueued_at[current.lrn] = fields.pop("enqueued_at")
@@ -189,6 +172,30 @@ class InMemoryLedger:
             self.store.calls += 1
             if self.store.records[record.lrn].state is State.RELEASED:
                 self.store.enqueued_at[record.lrn] = iso(at)
+
+
+def _gated(system: SystemState, move: Move, at: datetime) -> SystemState:
+    """The system once `move`'s gate and release grant let it through, else SystemHolding."""
+    down = system.holds
+    if move.gate is Gate.OPEN and down:
+        raise SystemHolding(system.system)
+    if move.gate is Gate.OPEN_OR_AUTO and down and system.source is not Source.AUTO:
+        raise SystemHolding(system.system)
+    grant = move.grant
+    if grant and grant.probe_until is not None:
+        if not system.auto_held or (system.probe_until and system.probe_until >= at):
+            raise SystemHolding(system.system)
+        return replace(system, probe_until=grant.probe_until)
+    if grant:
+        if system.lease_owner != grant.owner or down or system.release_config.paused:
+            raise SystemHolding(system.system)
+        return replace(
+            system,
+            bucket=grant.bucket,
+            released_last_minute=grant.released_last_minute,
+            released_counted_at=at,
+        )
+    return system
 
 
 class InMemoryBoard:

@@ -30,6 +30,7 @@ release = Release(
     run_seconds=settings.release_run_seconds,
     probe_after=timedelta(seconds=settings.circuit_recovery_seconds),
     resend_after=timedelta(seconds=settings.resend_after_seconds),
+    spans=tracing.span,
 )
 
 

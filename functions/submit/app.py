@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ecluse.aws import tracing
@@ -88,7 +90,7 @@ def submit(record: SQSRecord, lambda_context: Any) -> None:
     metrics.add_metric(name=f"Submission{result.action.title()}", unit=MetricUnit.Count, value=1)
 
 
-def _back_off(event: dict, failed: set[str]) -> None:
+def _back_off(event: dict, failed: Collection[object]) -> None:
     """Failed messages, and the ones skipped behind them in their group, come back after a back-off that
     doubles with each delivery instead of the queue's whole visibility timeout: a FIFO group stays
     blocked while any of its messages is in flight. A group postponed for lack of time comes back at once."""
@@ -112,7 +114,7 @@ def _group(record: dict) -> str:
 @logger.inject_lambda_context
 @tracing.capture_lambda_handler("botocore", "httplib")
 @metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> dict:
+def lambda_handler(event: dict, context: Any) -> PartialItemFailureResponse:
     _postponed.clear()
     try:
         answer = process_partial_response(event=event, record_handler=submit, processor=processor, context=context)

@@ -96,38 +96,11 @@ def run(http: Http, border: Border) -> BorderReport:
     lock = threading.Lock()
     storm_over = threading.Event()
     counts = {"flips": 0, "outages": 0}
-
-    def erp(number: int) -> None:
-        rng = random.Random(border.seed * 1000 + number)
-        for _ in range(border.per_erp):
-            body = declaration_body(system=rng.choice(SYSTEMS))
-            status, answer = http("POST", "/declarations", body)
-            if status not in (200, 202):
-                raise AssertionError(f"lodging answered {status}: {answer}")
-            with lock:
-                lodged.append(body["lrn"])
-            time.sleep(rng.uniform(0.1, 0.6))
-
-    def operator() -> None:
-        for system in itertools.cycle(SYSTEMS):
-            if storm_over.is_set():
-                return
-            http("PUT", f"/systems/{system}/status", {"status": "UNAVAILABLE", "reason": "border storm"})
-            storm_over.wait(border.down_seconds)
-            http("PUT", f"/systems/{system}/status", {"status": "AVAILABLE", "reason": "border storm"})
-            counts["flips"] += 2
-            storm_over.wait(border.up_seconds)
-
-    def customs() -> None:
-        while not storm_over.is_set():
-            http("POST", "/_sim/outage", {"system": "CDS", "kind": "server_error"})
-            counts["outages"] += 1
-            storm_over.wait(2)
-            http("DELETE", "/_sim/outage", {"system": "CDS"})
-            storm_over.wait(3)
-
-    erps = [threading.Thread(target=erp, args=(n,)) for n in range(border.erps)]
-    storms = [threading.Thread(target=operator), threading.Thread(target=customs)]
+    erps = [threading.Thread(target=_erp, args=(http, border, n, lodged, lock)) for n in range(border.erps)]
+    storms = [
+        threading.Thread(target=_operator, args=(http, border, storm_over, counts)),
+        threading.Thread(target=_customs, args=(http, storm_over, counts)),
+    ]
     for thread in [*erps, *storms]:
         thread.start()
     for thread in erps:
@@ -141,6 +114,38 @@ def run(http: Http, border: Border) -> BorderReport:
     ledger = _wait_until_final(http, lodged, border.drain_seconds)
     observation = _observe(http, ledger, lodged, border)
     return BorderReport(len(lodged), counts["flips"], counts["outages"], time.monotonic() - started, observation)
+
+
+def _erp(http: Http, border: Border, number: int, lodged: list[str], lock: threading.Lock) -> None:
+    rng = random.Random(border.seed * 1000 + number)
+    for _ in range(border.per_erp):
+        body = declaration_body(system=rng.choice(SYSTEMS))
+        status, answer = http("POST", "/declarations", body)
+        if status not in (200, 202):
+            raise AssertionError(f"lodging answered {status}: {answer}")
+        with lock:
+            lodged.append(body["lrn"])
+        time.sleep(rng.uniform(0.1, 0.6))
+
+
+def _operator(http: Http, border: Border, storm_over: threading.Event, counts: dict[str, int]) -> None:
+    for system in itertools.cycle(SYSTEMS):
+        if storm_over.is_set():
+            return
+        http("PUT", f"/systems/{system}/status", {"status": "UNAVAILABLE", "reason": "border storm"})
+        storm_over.wait(border.down_seconds)
+        http("PUT", f"/systems/{system}/status", {"status": "AVAILABLE", "reason": "border storm"})
+        counts["flips"] += 2
+        storm_over.wait(border.up_seconds)
+
+
+def _customs(http: Http, storm_over: threading.Event, counts: dict[str, int]) -> None:
+    while not storm_over.is_set():
+        http("POST", "/_sim/outage", {"system": "CDS", "kind": "server_error"})
+        counts["outages"] += 1
+        storm_over.wait(2)
+        http("DELETE", "/_sim/outage", {"system": "CDS"})
+        storm_over.wait(3)
 
 
 def _wait_until_final(http: Http, lrns: list[str], seconds: float) -> dict[str, dict]:

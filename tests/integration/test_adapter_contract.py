@@ -151,7 +151,7 @@ def test_a_move_read_before_a_send_loses_to_it(adapters, clock):
 
 
 def test_a_declaration_held_and_released_again_and_again_keeps_a_bounded_history(adapters, clock):
-    from ecluse.declarations import MAX_HISTORY
+    from ecluse.records import MAX_HISTORY
 
     ledger, _ = adapters
     record = ledger.add(_declaration(), "f", clock.now(), "held")

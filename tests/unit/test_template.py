@@ -104,6 +104,14 @@ def test_release_run_ends_before_its_timeout(template):
     assert float(function["Environment"]["Variables"]["RELEASE_RUN_SECONDS"]) + 10 <= function["Timeout"]
 
 
+def test_release_run_default_is_the_deployed_one(template):
+    """Decision 7: a run lasts 55 s of its 75 s timeout; a function started without the variable agrees."""
+    from ecluse.config import ReleaseSettings
+
+    deployed = template["Resources"]["ReleaseFunction"]["Properties"]["Environment"]["Variables"]
+    assert ReleaseSettings.model_fields["release_run_seconds"].default == float(deployed["RELEASE_RUN_SECONDS"])
+
+
 def test_every_setting_a_function_reads_is_provided_by_the_template(aws):
     from ecluse.config import ApiSettings, ReleaseSettings, SubmitSettings
 
@@ -113,7 +121,7 @@ def test_every_setting_a_function_reads_is_provided_by_the_template(aws):
 
 
 def test_listing_indexes_project_what_the_ledger_reads_from_them(template):
-    from ecluse.aws.dynamodb_ledger import LISTED
+    from ecluse.aws.ledger_items import LISTED
 
     for index in template["Resources"]["DeclarationsTable"]["Properties"]["GlobalSecondaryIndexes"]:
         assert set(index["Projection"]["NonKeyAttributes"]) == set(LISTED), index["IndexName"]

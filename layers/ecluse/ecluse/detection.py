@@ -7,19 +7,13 @@ alert, a feed or a maintenance window set wins: AUTO never overrides it.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from ecluse.clock import Clock
 from ecluse.errors import EcluseError
-from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.ports import StatusBoard
+from ecluse.status import Source, Status
+from ecluse.systems import StatusChange
 
 CIRCUIT_REFERENCE = "circuit breaker"
-
-
-class Board(Protocol):
-    def get(self, system: str) -> SystemState: ...
-
-    def change(self, system: str, change, at) -> SystemState: ...
 
 
 class CustomsUnreachable(Exception):
@@ -31,7 +25,7 @@ class CustomsUnreachable(Exception):
 
 
 class AutoDetection:
-    def __init__(self, board: Board, clock: Clock) -> None:
+    def __init__(self, board: StatusBoard, clock: Clock) -> None:
         self._board = board
         self._clock = clock
 

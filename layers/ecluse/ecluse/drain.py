@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from ecluse.clock import iso
 from ecluse.systems import SystemState
 
 
@@ -16,7 +18,7 @@ class DrainOutlook:
     at_risk: bool
     rate_to_meet_deadline: int | None  # releases per minute that would still meet it
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"at_risk": self.at_risk, "rate_to_meet_deadline": self.rate_to_meet_deadline}
 
 
@@ -33,3 +35,12 @@ def outlook(state: SystemState, now: datetime) -> DrainOutlook:
     minutes_left = (deadline - now).total_seconds() / 60
     needed = math.ceil(backlog / minutes_left) if minutes_left > 0 else None
     return DrainOutlook(end, True, needed)
+
+
+def risk_report(state: SystemState, now: datetime) -> dict[str, Any] | None:
+    """What the release run reports about a system whose re-integration deadline is at risk (else None)."""
+    risk = outlook(state, now)
+    if not risk.at_risk:
+        return None
+    deadline = state.reintegration_deadline
+    return {"held": state.held, "deadline": iso(deadline) if deadline else None, **risk.as_dict()}

@@ -1,12 +1,13 @@
 """Domain errors: each carries a stable snake_case code and a message that says what to fix.
 
 The API maps them to HTTP in one place (`functions/api/app.py`); nothing else knows about status codes
-except through `http_status`.
+except through `http_status`, which the domain picks: the adapters raise the errors built here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class EcluseError(Exception):
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
-    def as_body(self) -> dict:
+    def as_body(self) -> dict[str, Any]:
         return {
             "error": {
                 "code": self.code,
@@ -56,6 +57,22 @@ def not_found(what: str, key: str) -> EcluseError:
 
 def conflict(code: str, message: str) -> EcluseError:
     return EcluseError(code, message, http_status=409)
+
+
+def too_large(message: str) -> EcluseError:
+    return EcluseError("payload_too_large", message, http_status=413)
+
+
+def filter_required() -> EcluseError:
+    return EcluseError(
+        "filter_required", "list by system, by state or both, e.g. ?system=DELTA_G&state=QUEUED", http_status=422
+    )
+
+
+def invalid_next_token() -> EcluseError:
+    return EcluseError(
+        "invalid_next_token", "`next` must be the token a previous page returned, unchanged", http_status=422
+    )
 
 
 def possibly_lodged(lrn: str, attempts: int, refused: str) -> EcluseError:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecluse import policies
 from ecluse.clock import Clock, iso, parse_iso
-from ecluse.declarations import CalendarAwareDatetime, Record, State
+from ecluse.declarations import CalendarAwareDatetime, State
 from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possibly_lodged
-from ecluse.ledger import Move, StateConflict
-from ecluse.systems import Status, SystemState
+from ecluse.ledger import Ledger, Move, StateConflict
+from ecluse.ports import StatusBoard
+from ecluse.records import Record
+from ecluse.status import Status
 
 
 class EmergencyRequest(BaseModel):
@@ -49,22 +51,10 @@ class PhysicalControl(BaseModel):
     )
 
 
-class Ledger(Protocol):
-    def get(self, lrn: str, *, with_body: bool = False) -> Record | None: ...
-
-    def move(self, record: Record, move: Move, at: datetime) -> Record: ...
-
-    def oldest(self, system: str, state: State, limit: int) -> Any: ...
-
-
-class Board(Protocol):
-    def get(self, system: str) -> SystemState: ...
-
-
 @dataclass(frozen=True)
 class Switched:
     switched: list[str]
-    refused: list[dict]
+    refused: list[dict[str, Any]]
 
 
 def _refuse(code: str, message: str) -> EcluseError:
@@ -72,7 +62,7 @@ def _refuse(code: str, message: str) -> EcluseError:
 
 
 class FallbackProcedure:
-    def __init__(self, ledger: Ledger, board: Board, clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, board: StatusBoard, clock: Clock) -> None:
         self._ledger = ledger
         self._board = board
         self._clock = clock
@@ -93,7 +83,8 @@ class FallbackProcedure:
             return None  # stays held; the reason is for whoever asks for the fallback explicitly
 
     def switch_all(self, system: str, request: BulkEmergencyRequest) -> Switched:
-        switched, refused = [], []
+        switched: list[str] = []
+        refused: list[dict[str, Any]] = []
         for candidate in self._ledger.oldest(system, State.QUEUED, request.limit):
             if request.urgent_only and not candidate.urgent:
                 continue
@@ -115,16 +106,7 @@ class FallbackProcedure:
     def _switch(self, record: Record, request: EmergencyRequest) -> Record:
         if record.state is State.EMERGENCY:
             return record
-        if record.state in (State.RELEASED, State.SUBMITTED, State.ACCEPTED, State.REJECTED):
-            raise _refuse(
-                "already_lodged",
-                f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
-                "outage must not be lodged again under the fallback (seed 004)",
-            )
-        if record.state is not State.QUEUED:
-            raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
-        if record.possibly_lodged:
-            raise possibly_lodged(record.lrn, record.attempts, "switched to the fallback procedure")
+        self._check_switchable(record)
         policy = policies.policy(record.system)
         system = self._board.get(record.system)
         now = self._clock.now()
@@ -171,6 +153,20 @@ class FallbackProcedure:
             raise _refuse("not_switchable", f"{record.lrn} became {lost.current} meanwhile") from None
 
     @staticmethod
+    def _check_switchable(record: Record) -> None:
+        """Only a held declaration that cannot already be at customs switches."""
+        if record.state in (State.RELEASED, State.SUBMITTED, State.ACCEPTED, State.REJECTED):
+            raise _refuse(
+                "already_lodged",
+                f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
+                "outage must not be lodged again under the fallback (seed 004)",
+            )
+        if record.state is not State.QUEUED:
+            raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
+        if record.possibly_lodged:
+            raise possibly_lodged(record.lrn, record.attempts, "switched to the fallback procedure")
+
+    @staticmethod
     def _check_record_in_books(record: Record, policy: policies.Policy, request: EmergencyRequest) -> None:
         if not policy.fallback.record_in_books.allowed:
             raise _refuse("record_in_books_not_allowed", f"{record.system}'s policy has no record-in-books facility")
@@ -213,9 +209,9 @@ class FallbackProcedure:
         if mark and mark not in marks:
             marks.append(mark)
         detail = (
-            "physical control recorded: re-integration waits for the release of the goods"
-            if pending
-            else f"goods released after the physical control at {iso(control.released_at)}"
+            f"goods released after the physical control at {iso(control.released_at)}"
+            if control.released_at
+            else "physical control recorded: re-integration waits for the release of the goods"
         )
         move = Move(
             State.EMERGENCY,
@@ -239,4 +235,5 @@ def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
 
 
 def anticipation_expired(record: Record, now: datetime) -> bool:
-    return bool(record.anticipation_expires_at) and parse_iso(record.anticipation_expires_at) < now
+    expires = record.anticipation_expires_at
+    return parse_iso(expires) < now if expires else False

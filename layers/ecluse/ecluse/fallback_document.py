@@ -10,19 +10,19 @@ from typing import Any
 
 from ecluse import policies
 from ecluse.clock import parse_iso
-from ecluse.declarations import Record
+from ecluse.records import Record
 
-Getter = Callable[[dict, Record], str | None]
+Getter = Callable[[dict[str, Any], Record], str | None]
 
 
-def _declarant(body: dict, _: Record) -> str:
+def _declarant(body: dict[str, Any], _: Record) -> str:
     party = body.get("declarant", {})
     address = party.get("address", {})
     where = ", ".join(str(address.get(k, "")) for k in ("street", "postcode", "city", "country") if address.get(k))
     return f"{party.get('eori', '')} {party.get('name', '')}, {where}".strip()
 
 
-def _total(body: dict, _: Record) -> str | None:
+def _total(body: dict[str, Any], _: Record) -> str | None:
     values = [i.get("value", {}) for i in body.get("items", [])]
     currencies = {v.get("currency") for v in values}
     if len(currencies) != 1:
@@ -30,17 +30,17 @@ def _total(body: dict, _: Record) -> str | None:
     return str(sum((Decimal(str(v.get("amount", "0"))) for v in values), Decimal("0")))
 
 
-def _currency(body: dict, _: Record) -> str | None:
+def _currency(body: dict[str, Any], _: Record) -> str | None:
     currencies = {i.get("value", {}).get("currency") for i in body.get("items", [])}
     return currencies.pop() if len(currencies) == 1 else None
 
 
-def _incoterm(body: dict, _: Record) -> str | None:
+def _incoterm(body: dict[str, Any], _: Record) -> str | None:
     parts = [body.get("incoterm"), body.get("delivery_place")]
     return " ".join(p for p in parts if p) or None
 
 
-def _documents(body: dict, _: Record) -> str | None:
+def _documents(body: dict[str, Any], _: Record) -> str | None:
     return "; ".join(f"{d.get('code')} {d.get('reference')}" for d in body.get("documents", [])) or None
 
 
@@ -121,7 +121,7 @@ _SIMPLIFIED_COMMON = [
     "Localisation des marchandises",
     "Document de transport",
 ]
-ItemGetter = Callable[[dict], str | None]
+ItemGetter = Callable[[dict[str, Any]], str | None]
 _ITEM: dict[str, ItemGetter] = {
     "Numéro de l'article": lambda i: str(i.get("number")),
     "Régime": lambda i: i.get("procedure"),
@@ -202,7 +202,7 @@ def build(record: Record) -> dict[str, Any]:
     common_labels = _SIMPLIFIED_COMMON if simplified else _STANDARD_COMMON
     item_labels = _SIMPLIFIED_ITEM if simplified else _STANDARD_ITEM
 
-    def fields(pairs: list[tuple[str, Getter | None]]) -> list[dict]:
+    def fields(pairs: list[tuple[str, Getter | None]]) -> list[dict[str, Any]]:
         return [{"label": label, "value": getter(body, record) if getter else None} for label, getter in pairs]
 
     established = parse_iso(record.fallback_at) if record.fallback_at else None

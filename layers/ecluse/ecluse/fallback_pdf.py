@@ -36,7 +36,7 @@ def render(document: dict[str, Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def _section(pdf: Any, title: str, fields: list[dict]) -> None:
+def _section(pdf: Any, title: str, fields: list[dict[str, Any]]) -> None:
     pdf.ln(2)
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(0, 7, _latin1(title), new_x="LMARGIN", new_y="NEXT")

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
-from ecluse.declarations import TRANSITIONS, Declaration, Record, State
+from ecluse.declarations import TRANSITIONS, Declaration, State
+from ecluse.records import Record
 from ecluse.throttle import TokenBucket
 
 MAX_DETAIL = 1000  # characters of one history entry's detail
@@ -77,7 +78,7 @@ class Move:
     gate: Gate = Gate.NONE
     grant: ReleaseGrant | None = None
     count_attempt: bool = False
-    fields: dict | None = None
+    fields: dict[str, Any] | None = None
     epoch: int | None = None  # the system's hold epoch must still be this one (else HeldAgainMeanwhile)
     new_epoch: bool = False  # a declaration on its way to customs is held again: later releases are stale
     # only if nothing was sent to customs since the record was read (its attempts are still these)
@@ -93,6 +94,8 @@ class Move:
 
 
 class Ledger(Protocol):
+    """Where declarations and their history live: every change a conditional move (`Move`)."""
+
     def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
         """Record a new declaration: RELEASED when `hold_reason` is None (only if the system is NORMAL,
         else FastPathClosed), QUEUED with that reason otherwise. DuplicateLrn if the LRN exists."""
@@ -107,3 +110,13 @@ class Ledger(Protocol):
     ) -> tuple[list[Record], str | None]: ...
 
     def oldest(self, system: str, state: State, limit: int) -> Iterable[Record]: ...
+
+    def oldest_held_at(self, system: str) -> datetime | None: ...
+
+    def stale_released(self, before: datetime, limit: int) -> list[Record]:
+        """RELEASED declarations, any system, enqueued before `before`: their queue message may be lost."""
+        ...
+
+    def mark_enqueued(self, record: Record, at: datetime) -> None:
+        """Note a re-send; a declaration that moved on meanwhile needs no note."""
+        ...

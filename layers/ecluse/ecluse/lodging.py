@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
 from ecluse import rules
 from ecluse.clock import Clock
-from ecluse.declarations import Declaration, Record, State
-from ecluse.errors import EcluseError, FieldProblem, conflict, invalid, not_found, possibly_lodged
+from ecluse.declarations import Declaration, State
+from ecluse.errors import EcluseError, FieldProblem, conflict, filter_required, invalid, not_found, possibly_lodged
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
+from ecluse.ports import Log, SubmitQueue, UrgentFallback
+from ecluse.records import Record
 
 MAX_BODY_BYTES = 1024 * 1024
 # After the fast path was refused for a system, newcomers go straight to the queue for a few seconds:
@@ -22,17 +24,13 @@ MAX_BODY_BYTES = 1024 * 1024
 REMEMBER_HOLDING = timedelta(seconds=5)
 
 
-class SubmitQueue(Protocol):
-    def send(self, record: Record) -> None: ...
-
-
 @dataclass(frozen=True)
 class Lodged:
     record: Record
     created: bool  # False when the ERP retried the same declaration
 
 
-def problems_from_pydantic(errors: list[dict[str, Any]], prefix: tuple = ()) -> list[FieldProblem]:
+def problems_from_pydantic(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> list[FieldProblem]:
     """pydantic's errors as the contract's per-field details, with codes an ERP can switch on."""
     codes = {"missing": "missing_field", "extra_forbidden": "unknown_field"}
     problems = []
@@ -64,7 +62,12 @@ def validate(body: Any) -> Declaration:
 
 class Lodging:
     def __init__(
-        self, ledger: Ledger, queue: SubmitQueue, clock: Clock, logger: Any = None, fallback: Any = None
+        self,
+        ledger: Ledger,
+        queue: SubmitQueue,
+        clock: Clock,
+        logger: Log | None = None,
+        fallback: UrgentFallback | None = None,
     ) -> None:
         self._ledger = ledger
         self._queue = queue
@@ -123,7 +126,11 @@ class Lodging:
             raise not_found("declaration", lrn)
         return record
 
-    def page(self, *, system: str | None, state: State | None, limit: int, token: str | None):
+    def page(
+        self, *, system: str | None, state: State | None, limit: int, token: str | None
+    ) -> tuple[list[Record], str | None]:
+        if system is None and state is None:
+            raise filter_required()  # the ledger lists along one of its indexes
         return self._ledger.page(system=system, state=state, limit=limit, token=token)
 
     def cancel(self, lrn: str, reason: str = "cancelled by the ERP") -> Record:

@@ -12,7 +12,9 @@ from ecluse.clock import Clock, iso
 from ecluse.declarations import CalendarAwareDatetime
 from ecluse.drain import outlook
 from ecluse.errors import EcluseError, FieldProblem
-from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.ports import StatusBoard
+from ecluse.status import Source, Status
+from ecluse.systems import StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
 
 
@@ -31,18 +33,6 @@ class StatusRequest(BaseModel):
 
     def change(self) -> StatusChange:
         return StatusChange(self.status, self.source, self.reference, self.reason, self.authorised_from)
-
-
-class Board(Protocol):
-    def get(self, system: str) -> SystemState: ...
-
-    def all(self) -> list[SystemState]: ...
-
-    def change(self, system: str, change: StatusChange, at: datetime) -> SystemState: ...
-
-    def history(self, system: str, limit: int = 20) -> list[dict]: ...
-
-    def set_release(self, system: str, config: ReleaseConfig) -> SystemState: ...
 
 
 class OldestHeld(Protocol):
@@ -83,23 +73,23 @@ def view(state: SystemState, now: datetime, oldest_held_at: datetime | None = No
 
 
 class Operations:
-    def __init__(self, board: Board, clock: Clock, oldest_held: OldestHeld) -> None:
+    def __init__(self, board: StatusBoard, clock: Clock, oldest_held: OldestHeld) -> None:
         self._board = board
         self._clock = clock
         self._oldest_held = oldest_held
 
-    def _view(self, state: SystemState) -> dict:
+    def _view(self, state: SystemState) -> dict[str, Any]:
         oldest = self._oldest_held(state.system) if state.held else None
         return view(state, self._clock.now(), oldest)
 
-    def list(self) -> list[dict]:
+    def list(self) -> list[dict[str, Any]]:
         return [self._view(s) for s in self._board.all()]
 
-    def get(self, system: str) -> dict:
+    def get(self, system: str) -> dict[str, Any]:
         systems.lookup(system)
         return {**self._view(self._board.get(system)), "history": self._board.history(system)}
 
-    def set_status(self, system: str, request: StatusRequest) -> dict:
+    def set_status(self, system: str, request: StatusRequest) -> dict[str, Any]:
         systems.lookup(system)
         if request.source is Source.AUTO:
             raise EcluseError(
@@ -110,6 +100,6 @@ class Operations:
             )
         return self._view(self._board.change(system, request.change(), self._clock.now()))
 
-    def set_release(self, system: str, config: ReleaseConfig) -> dict:
+    def set_release(self, system: str, config: ReleaseConfig) -> dict[str, Any]:
         systems.lookup(system)
         return self._view(self._board.set_release(system, config))

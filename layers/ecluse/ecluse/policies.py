@@ -11,11 +11,12 @@ import re
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ecluse.errors import EcluseError, FieldProblem
-from ecluse.systems import Source
+from ecluse.status import Source
 
 _BE_CALL = re.compile(r"^N\d+-D:\d{8}-T\d{6}$")
 
@@ -127,7 +128,7 @@ class PolicyFile(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _resolve_same_as(cls, data: dict) -> dict:
+    def _resolve_same_as(cls, data: dict[str, Any]) -> dict[str, Any]:
         raw = dict(data["policies"])
         for name, entry in raw.items():
             if "same_as" in entry:

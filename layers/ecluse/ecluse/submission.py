@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 from ecluse.clock import Clock, iso, parse_iso
-from ecluse.declarations import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, Record, State
+from ecluse.declarations import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
 from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding
+from ecluse.records import Record
 
 MAX_CUSTOMS_ERRORS, MAX_ERROR_CODE, MAX_ERROR_MESSAGE = 50, 64, 500
 SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
@@ -40,7 +41,7 @@ class _Asked:
     lodging: bool = False  # a lodge went out after that: customs may hold it again
     timed_out: bool = False  # and got no answer in time: customs may still be working on it
 
-    def known(self, settled_at: str) -> dict:
+    def known(self, settled_at: str) -> dict[str, Any]:
         """The ledger fields to write when no answer came back (nothing when nothing changed)."""
         if self.lodging:
             return {"customs_lookup": None, **({"lookup_after": settled_at} if self.timed_out else {})}
@@ -118,10 +119,7 @@ class Submission:
         except CustomsUnreachable:
             if not (self._detection and self._detection.operator_says_available(record.system)):
                 raise
-            reset = getattr(self._gateway, "reset", None)
-            if reset is None:
-                raise
-            reset(record.system)  # an operator declared it available after the circuit opened: they win
+            self._gateway.reset(record.system)  # an operator declared it available after the circuit opened
             return self._call(record, sent_before, asked)
 
     def _call(self, record: Record, sent_before: bool, asked: _Asked) -> Outcome:

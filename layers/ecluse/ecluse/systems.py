@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
+from ecluse import policies
 from ecluse.errors import EcluseError, FieldProblem
+from ecluse.policies import Policy
+from ecluse.status import Mode, Source, Status
 from ecluse.throttle import ReleaseConfig, TokenBucket, default_config
 
-
-class Status(StrEnum):
-    AVAILABLE = "AVAILABLE"
-    DEGRADED = "DEGRADED"  # lodge, but watch
-    UNAVAILABLE = "UNAVAILABLE"  # hold
-
-
-class Source(StrEnum):
-    CID_ALERT = "CID_ALERT"
-    SELF_TRIGGERED = "SELF_TRIGGERED"
-    MAINTENANCE = "MAINTENANCE"
-    FEED = "FEED"
-    AUTO = "AUTO"
-    OPERATOR = "OPERATOR"
-
-
-class Mode(StrEnum):
-    NORMAL = "NORMAL"  # available, nothing held
-    HOLDING = "HOLDING"  # unavailable
-    DRAINING = "DRAINING"  # available, backlog > 0
+__all__ = ["REGISTRY", "CustomsSystem", "Mode", "Source", "Status", "StatusChange", "SystemState", "lookup"]
 
 
 @dataclass(frozen=True)
@@ -41,9 +24,7 @@ class CustomsSystem:
     @property
     def reintegration_hours(self) -> int | None:
         """Hours after an outage's end to re-integrate; from the system's continuity policy (None where
-        no source gives one). Imported here lazily: the policies module builds on this one."""
-        from ecluse import policies
-
+        no source gives one)."""
         return policies.policy(self.id).reintegration.deadline_hours
 
 
@@ -121,6 +102,13 @@ class SystemState:
     released_last_minute: int = 0
     released_counted_at: datetime | None = None
     probe_until: datetime | None = None
+    # The system's continuity policy, which says whether an outage holds and when re-integration is due.
+    # The status board passes it; a state built without one (a test, a default) takes its system's.
+    policy: Policy = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.policy is None:
+            object.__setattr__(self, "policy", policies.policy(self.system))
 
     @property
     def release_config(self) -> ReleaseConfig:
@@ -135,11 +123,7 @@ class SystemState:
     def holds(self) -> bool:
         """UNAVAILABLE, and this system's policy holds declarations for this kind of outage (some
         authorities buffer what is sent during planned maintenance: the policy says send_through)."""
-        if self.status is not Status.UNAVAILABLE:
-            return False
-        from ecluse import policies
-
-        return not policies.policy(self.system).passes_through(self.source)
+        return self.status is Status.UNAVAILABLE and not self.policy.passes_through(self.source)
 
     @property
     def backlog(self) -> int:
@@ -161,7 +145,7 @@ class SystemState:
         """The record once `change` is applied: an outage ending starts the re-integration clock."""
         ending = self.status is Status.UNAVAILABLE and change.status is not Status.UNAVAILABLE
         starting = change.status is Status.UNAVAILABLE and self.status is not Status.UNAVAILABLE
-        hours = lookup(self.system).reintegration_hours
+        hours = self.policy.reintegration.deadline_hours
         ended_at = at if ending else (None if starting else self.outage_ended_at)
         deadline = self.reintegration_deadline
         if ending:

@@ -60,10 +60,12 @@ class CircuitBreakingGateway:
         self._calls: dict[str, Callable[..., Any]] = {}
 
     def lodge(self, lodgement: Lodgement) -> Outcome:
-        return _unwrapped(self._through(lodgement.system)(self._gateway.lodge, lodgement))
+        outcome: Outcome = _unwrapped(self._through(lodgement.system)(self._gateway.lodge, lodgement))
+        return outcome
 
     def lookup(self, system: str, lrn: str) -> Outcome | None:
-        return _unwrapped(self._through(system)(self._gateway.lookup, system, lrn))
+        outcome: Outcome | None = _unwrapped(self._through(system)(self._gateway.lookup, system, lrn))
+        return outcome
 
     def reset(self, system: str) -> None:
         """An operator declared the system available: stop refusing calls to it."""

@@ -8,14 +8,14 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from ecluse import systems
-from ecluse.aws.items import from_item, to_item, to_value
+from ecluse import policies, systems
+from ecluse.aws.items import from_item, system_key, to_item, to_value
 from ecluse.clock import iso, parse_iso
 from ecluse.errors import conflict
-from ecluse.systems import Source, Status, StatusChange, SystemState
+from ecluse.status import Source, Status
+from ecluse.systems import StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig, TokenBucket
 
-STATUS_RECORD = "STATUS"
 _DATES = ("since", "authorised_from", "outage_ended_at", "reintegration_deadline")
 _RELEASE_DATES = ("lease_expires_at", "released_counted_at", "probe_until")
 
@@ -39,6 +39,7 @@ def _bucket(values: dict[str, Any]) -> TokenBucket | None:
 def _state(system: str, values: dict[str, Any]) -> SystemState:
     return SystemState(
         system=system,
+        policy=policies.policy(system),
         status=Status(values.get("status", Status.AVAILABLE.value)),
         source=Source(values["source"]) if values.get("source") else None,
         reference=values.get("reference"),
@@ -63,14 +64,14 @@ class DynamoDbStatusBoard:
     def get(self, system: str) -> SystemState:
         answer = self._db.get_item(
             TableName=self._table,
-            Key=to_item({"system": system, "record": STATUS_RECORD}),
+            Key=system_key(system),
             ConsistentRead=True,
         )
         return _state(system, from_item(answer.get("Item", {})))
 
     def all(self) -> list[SystemState]:
-        keys = [to_item({"system": s, "record": STATUS_RECORD}) for s in systems.REGISTRY]
-        found: dict[str, dict] = {}
+        keys = [system_key(s) for s in systems.REGISTRY]
+        found: dict[str, dict[str, Any]] = {}
         request = {self._table: {"Keys": keys, "ConsistentRead": True}}
         while request:
             answer = self._db.batch_get_item(RequestItems=request)
@@ -108,7 +109,7 @@ class DynamoDbStatusBoard:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": to_item({"system": system, "record": STATUS_RECORD}),
+                            "Key": system_key(system),
                             "UpdateExpression": expression,
                             "ConditionExpression": "attribute_not_exists(version) OR version = :seen",
                             "ExpressionAttributeNames": names,
@@ -125,13 +126,10 @@ class DynamoDbStatusBoard:
             ) from None
         return updated
 
-    def _key(self, system: str) -> dict:
-        return to_item({"system": system, "record": STATUS_RECORD})
-
     def set_release(self, system: str, config: ReleaseConfig) -> SystemState:
         self._db.update_item(
             TableName=self._table,
-            Key=self._key(system),
+            Key=system_key(system),
             UpdateExpression="SET release_rate = :rate, release_burst = :burst, release_paused = :paused",
             ExpressionAttributeValues={
                 ":rate": to_value(config.rate_per_minute),
@@ -146,7 +144,7 @@ class DynamoDbStatusBoard:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=self._key(system),
+                Key=system_key(system),
                 UpdateExpression="SET lease_owner = :me, lease_expires_at = :until",
                 ConditionExpression="attribute_not_exists(lease_owner) OR lease_owner = :me OR lease_expires_at < :now",
                 ExpressionAttributeValues={
@@ -164,13 +162,13 @@ class DynamoDbStatusBoard:
         with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
             self._db.update_item(
                 TableName=self._table,
-                Key=self._key(system),
+                Key=system_key(system),
                 UpdateExpression="REMOVE lease_owner, lease_expires_at",
                 ConditionExpression="lease_owner = :me",
                 ExpressionAttributeValues={":me": to_value(owner)},
             )
 
-    def history(self, system: str, limit: int = 20) -> list[dict]:
+    def history(self, system: str, limit: int = 20) -> list[dict[str, Any]]:
         answer = self._db.query(
             TableName=self._table,
             KeyConditionExpression="#s = :s AND begins_with(#r, :h)",

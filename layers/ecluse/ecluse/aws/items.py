@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+
+# The systems table's item for a system's status, backlog counters, hold epoch and release lease.
+STATUS_RECORD = "STATUS"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -15,7 +18,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, Binary):
-        return value.value
+        return value.value  # type: ignore[attr-defined]  # boto3-stubs omit Binary.value
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -30,7 +33,7 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_dynamo(value))
+    return cast(dict[str, Any], _serializer.serialize(_dynamo(value)))
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -45,3 +48,8 @@ def _dynamo(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _dynamo(v) for k, v in value.items()}
     return value
+
+
+def system_key(system: str) -> dict[str, Any]:
+    """The key of `system`'s STATUS item in the systems table."""
+    return to_item({"system": system, "record": STATUS_RECORD})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ecluse.declarations import Record
+from ecluse.records import Record
 
 
 class SqsSubmitQueue:

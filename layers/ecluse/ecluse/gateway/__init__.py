@@ -7,7 +7,7 @@ see docs/gateway-protocol.md) and `local.simulated.SimulatedCustoms` (for `make 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class GatewayRefusedCredentials(SendingError):
 class Lodgement:
     lrn: str
     system: str
-    declaration: dict
+    declaration: dict[str, Any]
     marks: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
 
@@ -57,4 +57,9 @@ class CustomsGateway(Protocol):
 
     def lookup(self, system: str, lrn: str) -> Outcome | None:
         """Customs' answer for an LRN it already received, or None if it never got it."""
+        ...
+
+    def reset(self, system: str) -> None:
+        """An operator declared `system` available: stop refusing calls to it (`CustomsUnreachable`).
+        Only a gateway behind a circuit breaker refuses calls; the others have nothing to reset."""
         ...

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from ecluse.gateway import CustomsError, GatewayRefusedCredentials, Lodgement, Outcome, SendingError
 
@@ -47,7 +48,7 @@ def _checked(base_url: str) -> str:
 class HttpGateway:
     def __init__(self, base_url: str, token: str | TokenSource | None = None, timeout_seconds: float = 10.0) -> None:
         self._base = _checked(base_url)
-        self._token: TokenSource = token if callable(token) else (lambda _refresh, fixed=token: fixed)
+        self._token: TokenSource = token if callable(token) else _fixed(token)
         self._timeout = timeout_seconds
 
     def lodge(self, lodgement: Lodgement) -> Outcome:
@@ -72,7 +73,10 @@ class HttpGateway:
             return _outcome(body)
         raise SendingError("unexpected_status", _unexpected(status))
 
-    def _call(self, method: str, path: str, payload: dict | None) -> tuple[int, dict]:
+    def reset(self, system: str) -> None:
+        """No circuit here (`aws.customs_circuit` wraps this gateway in one): nothing refuses calls."""
+
+    def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
         token = self._token(False)
         status, body = self._send(method, path, payload, token)
         if status == 401 and token is not None:
@@ -83,7 +87,7 @@ class HttpGateway:
             raise GatewayRefusedCredentials(f"HTTP {status}: check the gateway token (CustomsGatewayTokenParameter)")
         return status, _json(body)
 
-    def _send(self, method: str, path: str, payload: dict | None, token: str | None) -> tuple[int, bytes]:
+    def _send(self, method: str, path: str, payload: dict[str, Any] | None, token: str | None) -> tuple[int, bytes]:
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(self._base + path, data=data, method=method)  # noqa: S310 (scheme checked)
         request.add_header("Content-Type", "application/json")
@@ -106,6 +110,13 @@ class HttpGateway:
             raise _connection_failed(error) from error
 
 
+def _fixed(token: str | None) -> TokenSource:
+    def source(_refresh: bool) -> str | None:
+        return token
+
+    return source
+
+
 def _connection_failed(reason: object) -> SendingError:
     # The error's own text (host names, addresses, resolver and TLS details) is for the logs: the
     # declaration's history, which ERPs read, gets the code and a plain sentence.
@@ -119,7 +130,7 @@ def _unexpected(status: int) -> str:
     return f"HTTP {status} without the protocol's answer"
 
 
-def _json(raw: bytes) -> dict:
+def _json(raw: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(raw or b"{}")
     except ValueError as error:
@@ -127,7 +138,7 @@ def _json(raw: bytes) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _outcome(body: dict) -> Outcome:
+def _outcome(body: dict[str, Any]) -> Outcome:
     if body.get("status") == "accepted" and body.get("mrn"):
         return Outcome(accepted=True, mrn=str(body["mrn"]))
     if body.get("status") == "rejected":
