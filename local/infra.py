@@ -16,7 +16,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus", "AWS::KMS::Key")
-FUNCTIONS = {"api": "ApiFunction", "submit": "SubmitFunction", "release": "ReleaseFunction"}
+FUNCTIONS = {
+    "api": "ApiFunction",
+    "submit": "SubmitFunction",
+    "release": "ReleaseFunction",
+    "monitor": "MonitorFunction",
+}
 
 
 class _NoManagedPolicies:

@@ -69,6 +69,8 @@ class Stack:
         self.submit = load("submit", {**self.resources.env("submit"), **overrides})
         # one pass per tick here (the tick is the schedule); in AWS a run spreads over its minute
         self.release = load("release", {**self.resources.env("release"), **overrides, "RELEASE_RUN_SECONDS": "0"})
+        # the monitor ticks with the release: maintenance windows begin and end within a second here
+        self.monitor = load("monitor", {**self.resources.env("monitor"), **overrides})
         environment = self.resources.env("api")
         self.sqs = boto3.client("sqs")
         self.queue_url = environment["SUBMIT_QUEUE_URL"]
@@ -76,7 +78,7 @@ class Stack:
         # One invocation at a time per function, as one Lambda execution environment serves one request
         # at a time (the API's resolver keeps the current event on itself); the three functions run
         # concurrently, as on AWS: local.moto_twin makes the embedded DynamoDB answer them atomically.
-        self._locks = {name: threading.Lock() for name in ("api", "submit", "release")}
+        self._locks = {name: threading.Lock() for name in ("api", "submit", "release", "monitor")}
         self._stopping = threading.Event()
         self.http = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.http.daemon_threads = True
@@ -116,19 +118,26 @@ class Stack:
                     self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _tick_release(self) -> None:
+        self._tick("release", self.release)
+
+    def _tick_monitor(self) -> None:
+        self._tick("monitor", self.monitor)
+
+    def _tick(self, name: str, function: Any) -> None:
+        """A schedule: every `release_interval` here (every minute on AWS)."""
         from local.functions import LambdaContext
 
         while not self._stopping.wait(self.release_interval):
             try:
-                with self._locks["release"]:
+                with self._locks[name]:
                     try:
-                        self.release.lambda_handler({"source": "aws.scheduler"}, LambdaContext(function_name="release"))
+                        function.lambda_handler({"source": "aws.scheduler"}, LambdaContext(function_name=name))
                     finally:
-                        _forget_metrics(self.release)
+                        _forget_metrics(function)
             except Exception as error:
                 if self._stopping.is_set():
                     return
-                print(f"release: {error}", file=sys.stderr)
+                print(f"{name}: {error}", file=sys.stderr)
 
     def invoke_api(self, event: dict) -> dict:
         from local.functions import LambdaContext
@@ -140,7 +149,7 @@ class Stack:
                 _forget_metrics(self.api)
 
     def start(self) -> None:
-        for target in (self._poll_submit_queue, self._tick_release, self.http.serve_forever):
+        for target in (self._poll_submit_queue, self._tick_release, self._tick_monitor, self.http.serve_forever):
             threading.Thread(target=target, daemon=True, name=target.__name__).start()
 
     def stop(self) -> None:

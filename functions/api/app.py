@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ecluse import rules, systems
 from ecluse.aws import tracing
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
@@ -27,6 +28,7 @@ from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, Sta
 from ecluse.errors import EcluseError, FieldProblem, invalid
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
+from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
 from ecluse.operations import Operations, StatusRequest
 from ecluse.throttle import ReleaseConfig
 
@@ -40,6 +42,7 @@ _board = DynamoDbStatusBoard(_dynamodb, settings.systems_table)
 fallback = FallbackProcedure(_ledger, _board, _clock)
 lodging = Lodging(_ledger, SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url), _clock, logger, fallback)
 operations = Operations(_board, _clock, _ledger.oldest_held_at)
+maintenance = Maintenance(DynamoDbWindowStore(_dynamodb, settings.systems_table), _board, _clock)
 app = APIGatewayRestResolver(enable_validation=True)
 
 LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, max_length=LRN_MAX, description="the declaration's LRN")]
@@ -212,6 +215,37 @@ def set_release(system: str, config: Annotated[ReleaseConfig, Body()]) -> dict[s
     answer = operations.set_release(system, config)
     logger.info("release throttle changed", extra={"system": system, **answer["release"]})
     return answer
+
+
+WindowPath = Annotated[str, Path(pattern=r"^[a-f0-9]{12}$", description="the window's id")]
+
+
+@app.post("/systems/<system>/maintenance", summary="Announce a planned maintenance window")
+def schedule_maintenance(system: str, request: Annotated[WindowRequest, Body()]) -> Response[dict[str, Any]]:
+    systems.lookup(system)
+    window = maintenance.schedule(system, request)
+    logger.info("maintenance window scheduled", extra={"system": system, "window": window.id})
+    return Response(201, content_types.APPLICATION_JSON, window.answer())
+
+
+@app.get("/systems/<system>/maintenance", summary="A system's open maintenance windows and the last ended ones")
+def list_maintenance(system: str) -> dict[str, Any]:
+    systems.lookup(system)
+    return {"items": [w.answer() for w in maintenance.listed(system)]}
+
+
+@app.patch("/systems/<system>/maintenance/<window_id>", summary="Move a maintenance window's end")
+def change_maintenance_end(
+    system: str, window_id: WindowPath, change: Annotated[WindowChange, Body()]
+) -> dict[str, Any]:
+    systems.lookup(system)
+    return maintenance.change_end(system, window_id, change).answer()
+
+
+@app.delete("/systems/<system>/maintenance/<window_id>", summary="Cancel a maintenance window that has not begun")
+def cancel_maintenance(system: str, window_id: WindowPath) -> dict[str, Any]:
+    systems.lookup(system)
+    return maintenance.cancel(system, window_id).answer()
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document")

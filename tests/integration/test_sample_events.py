@@ -27,5 +27,7 @@ def test_sample_events_lodge_submit_and_release(aws, ledger):
             _event("release-schedule.json"), LambdaContext()
         )
         assert report == {"released": {}, "resent": {}, "holding": [], "probes": [], "at_risk": {}}
+        monitored = load("monitor", {**aws.env("monitor"), "CUSTOMS_GATEWAY_URL": environment["CUSTOMS_GATEWAY_URL"]})
+        assert monitored.lambda_handler(_event("monitor-schedule.json"), LambdaContext()) == {"maintenance": []}
     finally:
         server.shutdown()

@@ -54,3 +54,10 @@ class ReleaseSettings(_Settings):
     circuit_recovery_seconds: int = Field(default=60, alias="CIRCUIT_RECOVERY_SECONDS", ge=1)
     # a RELEASED declaration whose queue message may have been lost is sent again after this long
     resend_after_seconds: int = Field(default=120, alias="RESEND_AFTER_SECONDS", ge=1)
+
+
+class MonitorSettings(_Settings):
+    customs_gateway_url: str = Field(alias="CUSTOMS_GATEWAY_URL", pattern=r"^https?://")
+    customs_gateway_token_parameter: str = Field(default="", alias="CUSTOMS_GATEWAY_TOKEN_PARAMETER")
+    # a probe is one lookup: short, so that a monitor run asking several systems stays within its minute
+    customs_gateway_timeout_seconds: float = Field(default=5.0, alias="CUSTOMS_GATEWAY_TIMEOUT_SECONDS", gt=0)
