@@ -49,3 +49,33 @@ def test_windows_that_make_no_sense_are_refused_with_what_to_fix(api):
         404, "maintenance_window_not_found",
     )  # fmt: skip
     assert refused(None, f"/systems/CDS/maintenance/{first['id']}/x", "DELETE")[0] == 404
+
+
+def test_the_monitor_function_begins_a_window_and_ends_it_when_customs_answers(api, aws):
+    import time
+
+    from local.functions import LambdaContext, load
+    from local.simulated import SimulatedCustoms, serve
+
+    customs = SimulatedCustoms()
+    server = serve(customs)
+    try:
+        monitor = load(
+            "monitor", {**aws.env("monitor"), "CUSTOMS_GATEWAY_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+        )
+        window = api.call("POST", "/systems/AIS/maintenance", {"start": _at(seconds=0.3), "end": _at(seconds=0.6)})[1]
+        time.sleep(0.4)
+        assert monitor.lambda_handler({}, LambdaContext())["maintenance"] == [
+            f"window {window['id']} began: AIS UNAVAILABLE for planned maintenance"
+        ]
+        assert api.call("GET", "/systems/AIS")[1]["source"] == "MAINTENANCE"
+        time.sleep(0.3)
+        customs.set_outage("AIS", "server_error")
+        monitor.lambda_handler({}, LambdaContext())
+        assert api.call("GET", "/systems/AIS/maintenance")[1]["items"][0]["state"] == "OVERRUN"
+        customs.set_outage("AIS", None)
+        monitor.lambda_handler({}, LambdaContext())
+        assert api.call("GET", "/systems/AIS/maintenance")[1]["items"][0]["state"] == "ENDED"
+        assert api.call("GET", "/systems/AIS")[1]["status"] == "AVAILABLE"
+    finally:
+        server.shutdown()
