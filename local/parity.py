@@ -28,7 +28,7 @@ SAMPLE_EVENTS = {
     "api": ("api-lodge-declaration.json", lambda answer: answer.get("statusCode") == 202),
     "submit": ("submit-released-declaration.json", lambda answer: answer == {"batchItemFailures": []}),
     "release": ("release-schedule.json", lambda answer: isinstance(answer, dict) and "released" in answer),
-    "monitor": ("monitor-schedule.json", lambda answer: answer == {"maintenance": []}),
+    "monitor": ("monitor-schedule.json", lambda answer: answer == {"maintenance": [], "feeds": []}),
 }
 FORBIDDEN = ("local", "tests", "moto", "samtranslator", "simulated")  # nothing local-only ships
 

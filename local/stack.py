@@ -63,6 +63,7 @@ class Stack:
             # the simulated customs finishes at once what it answers late
             "CUSTOMS_GATEWAY_SETTLE_SECONDS": os.environ.get("CUSTOMS_GATEWAY_SETTLE_SECONDS", "3"),
             "CIRCUIT_RECOVERY_SECONDS": os.environ.get("CIRCUIT_RECOVERY_SECONDS", "10"),
+            "FEED_TIMEOUT_SECONDS": os.environ.get("FEED_TIMEOUT_SECONDS", "1"),
         }
         # each function with its own environment, as in Lambda (service names in logs differ)
         self.api = load("api", {**self.resources.env("api"), **overrides})

@@ -271,3 +271,31 @@ class InMemoryWindows:
             raise WindowChanged(window.id)
         self.windows[(window.system, window.id)] = window
         return window
+
+
+class InMemoryFeeds:
+    """Status feeds with the DynamoDB store's semantics: conditional on the version read."""
+
+    def __init__(self) -> None:
+        self.feeds: dict = {}
+
+    def put(self, feed):
+        return self.save(feed)
+
+    def save(self, feed):
+        from ecluse.feeds import FeedChanged
+
+        stored = self.feeds.get(feed.name)
+        if (stored.version if stored else 0) != feed.version - 1:
+            raise FeedChanged(feed.name)
+        self.feeds[feed.name] = feed
+        return feed
+
+    def get(self, name):
+        return self.feeds.get(name)
+
+    def all(self):
+        return list(self.feeds.values())
+
+    def delete(self, name):
+        return self.feeds.pop(name, None) is not None

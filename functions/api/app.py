@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import rules, systems
 from ecluse.aws import tracing
+from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
@@ -27,6 +28,7 @@ from ecluse.config import ApiSettings
 from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, State, is_lrn
 from ecluse.errors import EcluseError, FieldProblem, invalid
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
+from ecluse.feeds import FEED_NAME, FeedChanged, FeedRequest, Feeds
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
 from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
 from ecluse.operations import Operations, StatusRequest
@@ -43,6 +45,7 @@ fallback = FallbackProcedure(_ledger, _board, _clock)
 lodging = Lodging(_ledger, SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url), _clock, logger, fallback)
 operations = Operations(_board, _clock, _ledger.oldest_held_at)
 maintenance = Maintenance(DynamoDbWindowStore(_dynamodb, settings.systems_table), _board, _clock)
+feeds = Feeds(DynamoDbFeedStore(_dynamodb, settings.systems_table), _board, _clock)
 app = APIGatewayRestResolver(enable_validation=True)
 
 LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, max_length=LRN_MAX, description="the declaration's LRN")]
@@ -246,6 +249,36 @@ def change_maintenance_end(
 def cancel_maintenance(system: str, window_id: WindowPath) -> dict[str, Any]:
     systems.lookup(system)
     return maintenance.cancel(system, window_id).answer()
+
+
+FeedPath = Annotated[str, Path(pattern=FEED_NAME, description="the feed's name: lower case, digits and -")]
+
+
+@app.put("/feeds/<feed>", summary="Read a status page for the systems it covers")
+def put_feed(feed: FeedPath, request: Annotated[FeedRequest, Body()]) -> Response[dict[str, Any]]:
+    try:
+        stored, created = feeds.put(feed, request)
+    except FeedChanged:
+        raise EcluseError(
+            "feed_changed_concurrently", f"feed {feed} changed while this request was applied; retry", http_status=409
+        ) from None
+    return Response(201 if created else 200, content_types.APPLICATION_JSON, stored.answer())
+
+
+@app.get("/feeds", summary="Every status feed, with what it last read")
+def list_feeds() -> dict[str, Any]:
+    return {"items": [f.answer() for f in feeds.listed()]}
+
+
+@app.get("/feeds/<feed>", summary="One status feed: last read, last error, last status seen per system")
+def get_feed(feed: FeedPath) -> dict[str, Any]:
+    return feeds.get(feed).answer()
+
+
+@app.delete("/feeds/<feed>", summary="Stop reading a status feed (statuses it set stay as they are)")
+def delete_feed(feed: FeedPath) -> Response[None]:
+    feeds.delete(feed)
+    return Response(204, content_types.APPLICATION_JSON, None)
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document")
