@@ -29,6 +29,7 @@ SAMPLE_EVENTS = {
     "submit": ("submit-released-declaration.json", lambda answer: answer == {"batchItemFailures": []}),
     "release": ("release-schedule.json", lambda answer: isinstance(answer, dict) and "released" in answer),
     "monitor": ("monitor-schedule.json", lambda answer: answer == {"maintenance": [], "feeds": []}),
+    "publish": ("publish-declaration-change.json", lambda answer: answer == {"batchItemFailures": []}),
 }
 FORBIDDEN = ("local", "tests", "moto", "samtranslator", "simulated")  # nothing local-only ships
 

@@ -65,10 +65,21 @@ def test_a_submit_invocation_has_time_for_the_slowest_declaration(template):
     assert 2 * settings.milliseconds_per_declaration <= function["Timeout"] * 1000
 
 
-def test_submit_consumer_reports_partial_batch_failures(template):
+def test_every_queue_and_stream_consumer_reports_partial_batch_failures(template):
     mappings = _of_type(template, "AWS::Lambda::EventSourceMapping")
-    [mapping] = mappings.values()
-    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert len(mappings) == 3  # the submit queue, the two change streams
+    for mapping in mappings.values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_change_streams_are_retried_until_told_and_read_from_their_start(template):
+    streams = [m["Properties"] for m in _of_type(template, "AWS::Lambda::EventSourceMapping").values()
+               if "StartingPosition" in m["Properties"]]  # fmt: skip
+    assert len(streams) == 2
+    for mapping in streams:
+        assert mapping["StartingPosition"] == "TRIM_HORIZON"
+        assert mapping["MaximumRetryAttempts"] == -1  # a change is told, never dropped
+        assert "BisectBatchOnFunctionError" not in mapping  # bisecting would reorder a declaration's events
 
 
 def test_every_api_method_requires_iam_auth(template):

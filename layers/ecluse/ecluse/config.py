@@ -48,6 +48,7 @@ class SubmitSettings(_Settings):
 
 
 class ReleaseSettings(_Settings):
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     # How long one scheduled run keeps releasing: close to the schedule's minute, below the timeout.
     release_run_seconds: float = Field(default=50.0, alias="RELEASE_RUN_SECONDS", ge=0, le=600)
     # a system held by its circuit gets one probe declaration this long after the circuit opened
@@ -63,3 +64,13 @@ class MonitorSettings(_Settings):
     customs_gateway_timeout_seconds: float = Field(default=5.0, alias="CUSTOMS_GATEWAY_TIMEOUT_SECONDS", gt=0)
     # a status page that does not answer within this is recorded as failing, and nothing changes
     feed_timeout_seconds: float = Field(default=5.0, alias="FEED_TIMEOUT_SECONDS", gt=0, le=20)
+
+
+class PublishSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+
+    @classmethod
+    def from_env(cls) -> PublishSettings:
+        return cls.model_validate(dict(os.environ))

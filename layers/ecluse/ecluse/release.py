@@ -108,6 +108,7 @@ class Release:
                         report.at_risk[state.system] = {
                             "held": state.held,
                             "deadline": iso(state.reintegration_deadline) if state.reintegration_deadline else None,
+                            "projected_drain_end": iso(risk.projected_end) if risk.projected_end else None,
                             **risk.as_dict(),
                         }
                     if state.mode is Mode.HOLDING:
