@@ -217,3 +217,28 @@ def test_the_api_cannot_take_the_concurrency_the_submit_and_release_functions_ne
     api = template["Resources"]["ApiFunction"]["Properties"]
     assert api["ReservedConcurrentExecutions"] == {"Ref": "ApiReservedConcurrency"}
     assert template["Parameters"]["ApiReservedConcurrency"]["MaxValue"] <= 1000
+
+
+def test_the_dashboard_is_valid_json_once_deployed(template):
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    deployed = re.sub(r"\$\{[^}]+\}", "x", body)
+    widgets = json.loads(deployed)["widgets"]
+    drawn = {w["properties"]["title"] for w in widgets}
+    assert "Held, per customs system" in drawn
+    alarms = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    shown = {a.split(".")[0] for a in re.findall(r"\$\{(\w+)\.Arn\}", body)}
+    assert shown == alarms  # every alarm on the dashboard
+
+
+def test_every_alarm_the_operator_tunes_takes_its_threshold_from_a_parameter(template):
+    resources = template["Resources"]
+    tuned = {
+        "SystemHeldTooLongAlarm": "HeldTooLongMinutes",
+        "SubmittedWithoutAnswerAlarm": "SubmittedWithoutAnswerMinutes",
+        "SendingErrorRateAlarm": "SendingErrorsPerFiveMinutes",
+        "FeedFailingAlarm": "FeedFailedPollsAlarm",
+    }
+    for alarm, parameter in tuned.items():
+        assert resources[alarm]["Properties"]["Threshold"] == {"Ref": parameter}
+    for alarm in (k for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"):
+        assert resources[alarm]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm
