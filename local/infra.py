@@ -16,7 +16,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus", "AWS::KMS::Key")
-FUNCTIONS = {"api": "ApiFunction", "submit": "SubmitFunction", "release": "ReleaseFunction"}
+FUNCTIONS = {
+    "api": "ApiFunction",
+    "submit": "SubmitFunction",
+    "release": "ReleaseFunction",
+    "monitor": "MonitorFunction",
+    "publish": "PublishFunction",
+}
 
 
 class _NoManagedPolicies:
@@ -71,6 +77,7 @@ def create(session: Any, stack_name: str = "ecluse", parameters: dict[str, str] 
     body = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": full.get("Parameters", {}),
+        "Conditions": full.get("Conditions", {}),
         "Resources": stateful,
     }
     params = {k: str(v.get("Default", "")) for k, v in full.get("Parameters", {}).items()}
@@ -88,9 +95,14 @@ def create(session: Any, stack_name: str = "ecluse", parameters: dict[str, str] 
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     }
+    for logical, resource in stateful.items():  # moto gives no physical id to an event bus: its Ref is its name
+        if resource["Type"] == "AWS::Events::EventBus" and not physical.get(logical):
+            name = resource["Properties"]["Name"]
+            name = name["Fn::Sub"] if isinstance(name, dict) else name
+            physical[logical] = name.replace("${AWS::StackName}", stack_name)
     sqs = session.client("sqs")
     for logical, resource in stateful.items():  # Ref of a queue is its URL
-        if resource["Type"] == "AWS::SQS::Queue" and not physical[logical].startswith("http"):
+        if logical in physical and resource["Type"] == "AWS::SQS::Queue" and not physical[logical].startswith("http"):
             physical[logical] = sqs.get_queue_url(QueueName=physical[logical])["QueueUrl"]
     environments = {}
     for short, logical in FUNCTIONS.items():

@@ -1,11 +1,13 @@
 """Make the embedded AWS behave like AWS where Écluse's guarantees depend on it.
 
-moto 5.2 differs from AWS in three ways that matter here (docs/decisions/0011-order-after-a-hold.md):
+moto 5.2 differs from AWS in four ways that matter here (docs/decisions/0011-order-after-a-hold.md):
 - it is not safe under concurrent requests: a failed `TransactWriteItems` restores a deep copy of every
   table it touched, taken before it ran, so writes made by other requests meanwhile are silently lost
   (a backlog counter then drifts from the ledger). DynamoDB applies each request atomically and a
   transaction in isolation.
 - that deep copy makes every transaction cost O(table), so a backlog of thousands cannot be drained.
+- a cancelled transaction leaves in the tables' streams the records of the writes it undid; DynamoDB
+  streams record only what was written.
 - an SQS FIFO queue deduplicates a message only against the messages it still holds; AWS drops any
   message whose deduplication id was sent in the last 5 minutes, consumed or not. Re-sending a release
   whose message was already consumed would deliver it again here, never on AWS.
@@ -79,7 +81,20 @@ def _item_key(backend: Any, table_name: str, op_type: str, op: dict[str, Any]) -
     return key
 
 
-def _restore(backend: Any, snapshots: list[tuple[str, dict[str, Any], Any]]) -> None:
+def _streams(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, int]:
+    """How many records each touched table's stream holds before the transaction."""
+    lengths = {}
+    for item in transact_items:
+        name = next(iter(item.values())).get("TableName")
+        table = backend.tables.get(name)
+        if table is not None and table.stream_shard is not None:
+            lengths[name] = len(table.stream_shard.items)
+    return lengths
+
+
+def _restore(backend: Any, snapshots: list[tuple[str, dict[str, Any], Any]], streams: dict[str, int]) -> None:
+    """Undo a cancelled transaction: its items as they were, and nothing of it in the tables' streams
+    (DynamoDB streams record only what was written)."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     for table_name, key, before in reversed(snapshots):
@@ -92,6 +107,8 @@ def _restore(backend: Any, snapshots: list[tuple[str, dict[str, Any], Any]]) -> 
             table.items[hash_value][range_value] = before
         else:
             table.items[hash_value] = before
+    for name, length in streams.items():
+        del backend.tables[name].stream_shard.items[length:]
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -109,6 +126,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
     with _LOCK:
+        streams = _streams(self, transact_items)
         snapshots: list[tuple[str, dict[str, Any], Any]] = []
         targets: set[tuple[str, str]] = set()
         errors: list[tuple[Any, Any, Any]] = []
@@ -165,12 +183,12 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                     )
                 errors.append((None, None, None))
             except (MultipleTransactionsException, MockValidationException):
-                _restore(self, snapshots)
+                _restore(self, snapshots, streams)
                 raise
             except ConditionalCheckFailed as error:
                 errors.append(("ConditionalCheckFailed", str(error.message), original_item))
             except Exception as error:  # as moto does: any other failure cancels the transaction
                 errors.append((type(error).__name__, str(error), original_item))
         if any(code is not None for code, _, _ in errors):
-            _restore(self, snapshots)
+            _restore(self, snapshots, streams)
             raise TransactionCanceledException(errors)

@@ -28,6 +28,8 @@ SAMPLE_EVENTS = {
     "api": ("api-lodge-declaration.json", lambda answer: answer.get("statusCode") == 202),
     "submit": ("submit-released-declaration.json", lambda answer: answer == {"batchItemFailures": []}),
     "release": ("release-schedule.json", lambda answer: isinstance(answer, dict) and "released" in answer),
+    "monitor": ("monitor-schedule.json", lambda answer: answer == {"maintenance": [], "feeds": []}),
+    "publish": ("publish-declaration-change.json", lambda answer: answer == {"batchItemFailures": []}),
 }
 FORBIDDEN = ("local", "tests", "moto", "samtranslator", "simulated")  # nothing local-only ships
 

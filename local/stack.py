@@ -63,12 +63,33 @@ class Stack:
             # the simulated customs finishes at once what it answers late
             "CUSTOMS_GATEWAY_SETTLE_SECONDS": os.environ.get("CUSTOMS_GATEWAY_SETTLE_SECONDS", "3"),
             "CIRCUIT_RECOVERY_SECONDS": os.environ.get("CIRCUIT_RECOVERY_SECONDS", "10"),
+            "FEED_TIMEOUT_SECONDS": os.environ.get("FEED_TIMEOUT_SECONDS", "1"),
         }
         # each function with its own environment, as in Lambda (service names in logs differ)
         self.api = load("api", {**self.resources.env("api"), **overrides})
         self.submit = load("submit", {**self.resources.env("submit"), **overrides})
         # one pass per tick here (the tick is the schedule); in AWS a run spreads over its minute
         self.release = load("release", {**self.resources.env("release"), **overrides, "RELEASE_RUN_SECONDS": "0"})
+        # the monitor ticks with the release: maintenance windows begin and end within a second here
+        self.monitor = load("monitor", {**self.resources.env("monitor"), **overrides})
+        self.publish = load("publish", {**self.resources.env("publish"), **overrides})
+        from local.event_sources import StreamReader, Webhook
+
+        session = boto3.Session(region_name=REGION)
+        environment = self.resources.env("api")
+        self.streams = [StreamReader(session, environment[t]) for t in ("DECLARATIONS_TABLE", "SYSTEMS_TABLE")]
+        webhook_url = os.environ.get("ERP_WEBHOOK_URL", "")
+        self.webhook = (
+            Webhook(
+                session,
+                self.resources.env("publish")["EVENT_BUS_NAME"],
+                webhook_url,
+                os.environ.get("ERP_WEBHOOK_SECRET_HEADER", "X-Ecluse-Secret"),
+                os.environ.get("ERP_WEBHOOK_SECRET", ""),
+            )
+            if webhook_url
+            else None
+        )
         environment = self.resources.env("api")
         self.sqs = boto3.client("sqs")
         self.queue_url = environment["SUBMIT_QUEUE_URL"]
@@ -76,7 +97,7 @@ class Stack:
         # One invocation at a time per function, as one Lambda execution environment serves one request
         # at a time (the API's resolver keeps the current event on itself); the three functions run
         # concurrently, as on AWS: local.moto_twin makes the embedded DynamoDB answer them atomically.
-        self._locks = {name: threading.Lock() for name in ("api", "submit", "release")}
+        self._locks = {name: threading.Lock() for name in ("api", "submit", "release", "monitor", "publish")}
         self._stopping = threading.Event()
         self.http = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.http.daemon_threads = True
@@ -116,19 +137,58 @@ class Stack:
                     self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _tick_release(self) -> None:
+        self._tick("release", self.release)
+
+    def _pump_streams(self) -> None:
+        """The tables' change streams to the publish function, as its event source mappings do."""
+        from local.event_sources import pump
+        from local.functions import LambdaContext
+
+        def invoke(event: dict) -> dict:
+            with self._locks["publish"]:
+                try:
+                    return self.publish.lambda_handler(event, LambdaContext(function_name="publish"))
+                finally:
+                    _forget_metrics(self.publish)
+
+        while not self._stopping.wait(0.2):
+            try:
+                for reader in self.streams:
+                    while pump(reader, invoke):
+                        pass
+            except Exception as error:
+                if self._stopping.is_set():
+                    return
+                print(f"publish: {error}", file=sys.stderr)
+
+    def _deliver_webhooks(self) -> None:
+        while self.webhook is not None and not self._stopping.is_set():
+            try:
+                self.webhook.deliver()
+            except Exception as error:
+                if self._stopping.is_set():
+                    return
+                print(f"webhook: {error}", file=sys.stderr)
+                time.sleep(1)
+
+    def _tick_monitor(self) -> None:
+        self._tick("monitor", self.monitor)
+
+    def _tick(self, name: str, function: Any) -> None:
+        """A schedule: every `release_interval` here (every minute on AWS)."""
         from local.functions import LambdaContext
 
         while not self._stopping.wait(self.release_interval):
             try:
-                with self._locks["release"]:
+                with self._locks[name]:
                     try:
-                        self.release.lambda_handler({"source": "aws.scheduler"}, LambdaContext(function_name="release"))
+                        function.lambda_handler({"source": "aws.scheduler"}, LambdaContext(function_name=name))
                     finally:
-                        _forget_metrics(self.release)
+                        _forget_metrics(function)
             except Exception as error:
                 if self._stopping.is_set():
                     return
-                print(f"release: {error}", file=sys.stderr)
+                print(f"{name}: {error}", file=sys.stderr)
 
     def invoke_api(self, event: dict) -> dict:
         from local.functions import LambdaContext
@@ -140,7 +200,8 @@ class Stack:
                 _forget_metrics(self.api)
 
     def start(self) -> None:
-        for target in (self._poll_submit_queue, self._tick_release, self.http.serve_forever):
+        sources = (self._poll_submit_queue, self._tick_release, self._tick_monitor, self._pump_streams)
+        for target in (*sources, self._deliver_webhooks, self.http.serve_forever):
             threading.Thread(target=target, daemon=True, name=target.__name__).start()
 
     def stop(self) -> None:

@@ -83,6 +83,9 @@ def needs(service: str, operation: str, params: dict) -> tuple[Need, ...]:
     if service == "sqs":
         url = params["QueueUrl"]
         return (Need(f"sqs:{_SQS.get(operation, operation)}", "queue", url, _by_value(url)),)
+    if service == "events" and operation == "PutEvents":
+        buses = sorted({entry.get("EventBusName", "default") for entry in params["Entries"]})
+        return tuple(Need("events:PutEvents", "bus", bus, _by_value(bus)) for bus in buses)
     if service == "ssm" and operation in ("GetParameter", "GetParameters"):
         names = [params["Name"]] if operation == "GetParameter" else params["Names"]
         return tuple(Need("ssm:GetParameter", "parameter", n, _by_value(n)) for n in names)
@@ -152,6 +155,7 @@ def _arn(resources: dict, logical: str) -> str:
         "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:",
         "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:",
         "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/",
+        "AWS::Events::EventBus": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/",
     }[kind]
     return prefix + logical
 
@@ -165,6 +169,8 @@ def _resolve(value: Any, template: dict) -> list[str]:
         return [value]
     if "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "Arn":
         return [_arn(resources, value["Fn::GetAtt"][0])]
+    if "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "StreamArn":
+        return [_arn(resources, value["Fn::GetAtt"][0]) + "/stream/*"]
     if "Fn::If" in value:
         return _resolve(value["Fn::If"][1], template)
     if "Fn::Sub" in value:

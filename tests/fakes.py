@@ -247,3 +247,62 @@ class InMemoryBoard:
             state = self.store.system(system)
             if state.lease_owner == owner:
                 self.store.systems[system] = replace(state, lease_owner=None, lease_expires_at=None)
+
+
+class InMemoryWindows:
+    """Maintenance windows with the DynamoDB store's semantics: conditional on the version read."""
+
+    def __init__(self) -> None:
+        from ecluse.maintenance import Window
+
+        self.windows: dict[tuple[str, str], Window] = {}
+
+    def add(self, window):
+        self.windows[(window.system, window.id)] = window
+
+    def get(self, system, window_id):
+        return self.windows.get((system, window_id))
+
+    def of_system(self, system):
+        return [w for (s, _), w in self.windows.items() if s == system]
+
+    def open_windows(self):
+        from ecluse.maintenance import OPEN
+
+        return [w for w in self.windows.values() if w.state in OPEN]
+
+    def save(self, window):
+        from ecluse.maintenance import WindowChanged
+
+        if self.windows[(window.system, window.id)].version != window.version - 1:
+            raise WindowChanged(window.id)
+        self.windows[(window.system, window.id)] = window
+        return window
+
+
+class InMemoryFeeds:
+    """Status feeds with the DynamoDB store's semantics: conditional on the version read."""
+
+    def __init__(self) -> None:
+        self.feeds: dict = {}
+
+    def put(self, feed):
+        return self.save(feed)
+
+    def save(self, feed):
+        from ecluse.feeds import FeedChanged
+
+        stored = self.feeds.get(feed.name)
+        if (stored.version if stored else 0) != feed.version - 1:
+            raise FeedChanged(feed.name)
+        self.feeds[feed.name] = feed
+        return feed
+
+    def get(self, name):
+        return self.feeds.get(name)
+
+    def all(self):
+        return list(self.feeds.values())
+
+    def delete(self, name):
+        return self.feeds.pop(name, None) is not None

@@ -18,7 +18,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import rules, systems
 from ecluse.aws import tracing
+from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
@@ -26,7 +28,9 @@ from ecluse.config import ApiSettings
 from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, State, is_lrn
 from ecluse.errors import EcluseError, FieldProblem, invalid
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
+from ecluse.feeds import FEED_NAME, FeedChanged, FeedRequest, Feeds
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
+from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
 from ecluse.operations import Operations, StatusRequest
 from ecluse.throttle import ReleaseConfig
 
@@ -40,6 +44,8 @@ _board = DynamoDbStatusBoard(_dynamodb, settings.systems_table)
 fallback = FallbackProcedure(_ledger, _board, _clock)
 lodging = Lodging(_ledger, SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url), _clock, logger, fallback)
 operations = Operations(_board, _clock, _ledger.oldest_held_at)
+maintenance = Maintenance(DynamoDbWindowStore(_dynamodb, settings.systems_table), _board, _clock)
+feeds = Feeds(DynamoDbFeedStore(_dynamodb, settings.systems_table), _board, _clock)
 app = APIGatewayRestResolver(enable_validation=True)
 
 LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, max_length=LRN_MAX, description="the declaration's LRN")]
@@ -212,6 +218,67 @@ def set_release(system: str, config: Annotated[ReleaseConfig, Body()]) -> dict[s
     answer = operations.set_release(system, config)
     logger.info("release throttle changed", extra={"system": system, **answer["release"]})
     return answer
+
+
+WindowPath = Annotated[str, Path(pattern=r"^[a-f0-9]{12}$", description="the window's id")]
+
+
+@app.post("/systems/<system>/maintenance", summary="Announce a planned maintenance window")
+def schedule_maintenance(system: str, request: Annotated[WindowRequest, Body()]) -> Response[dict[str, Any]]:
+    systems.lookup(system)
+    window = maintenance.schedule(system, request)
+    logger.info("maintenance window scheduled", extra={"system": system, "window": window.id})
+    return Response(201, content_types.APPLICATION_JSON, window.answer())
+
+
+@app.get("/systems/<system>/maintenance", summary="A system's open maintenance windows and the last ended ones")
+def list_maintenance(system: str) -> dict[str, Any]:
+    systems.lookup(system)
+    return {"items": [w.answer() for w in maintenance.listed(system)]}
+
+
+@app.patch("/systems/<system>/maintenance/<window_id>", summary="Move a maintenance window's end")
+def change_maintenance_end(
+    system: str, window_id: WindowPath, change: Annotated[WindowChange, Body()]
+) -> dict[str, Any]:
+    systems.lookup(system)
+    return maintenance.change_end(system, window_id, change).answer()
+
+
+@app.delete("/systems/<system>/maintenance/<window_id>", summary="Cancel a maintenance window that has not begun")
+def cancel_maintenance(system: str, window_id: WindowPath) -> dict[str, Any]:
+    systems.lookup(system)
+    return maintenance.cancel(system, window_id).answer()
+
+
+FeedPath = Annotated[str, Path(pattern=FEED_NAME, description="the feed's name: lower case, digits and -")]
+
+
+@app.put("/feeds/<feed>", summary="Read a status page for the systems it covers")
+def put_feed(feed: FeedPath, request: Annotated[FeedRequest, Body()]) -> Response[dict[str, Any]]:
+    try:
+        stored, created = feeds.put(feed, request)
+    except FeedChanged:
+        raise EcluseError(
+            "feed_changed_concurrently", f"feed {feed} changed while this request was applied; retry", http_status=409
+        ) from None
+    return Response(201 if created else 200, content_types.APPLICATION_JSON, stored.answer())
+
+
+@app.get("/feeds", summary="Every status feed, with what it last read")
+def list_feeds() -> dict[str, Any]:
+    return {"items": [f.answer() for f in feeds.listed()]}
+
+
+@app.get("/feeds/<feed>", summary="One status feed: last read, last error, last status seen per system")
+def get_feed(feed: FeedPath) -> dict[str, Any]:
+    return feeds.get(feed).answer()
+
+
+@app.delete("/feeds/<feed>", summary="Stop reading a status feed (statuses it set stay as they are)")
+def delete_feed(feed: FeedPath) -> Response[None]:
+    feeds.delete(feed)
+    return Response(204, content_types.APPLICATION_JSON, None)
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document")

@@ -13,15 +13,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ecluse.aws import tracing
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
+from ecluse.aws.eventbridge import EventBridgePublisher
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
 from ecluse.config import ReleaseSettings
+from ecluse.events import deadline_at_risk
 from ecluse.release import Release
 
 logger = Logger()
 metrics = Metrics()
 settings = ReleaseSettings.from_env()
 _dynamodb = boto3.client("dynamodb")
+publisher = EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
 release = Release(
     DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
     DynamoDbStatusBoard(_dynamodb, settings.systems_table),
@@ -46,6 +49,11 @@ def lambda_handler(event: dict, context: Any) -> dict:
     metrics.add_metric(name="DeadlineAtRisk", unit=MetricUnit.Count, value=len(report.at_risk))
     for system, risk in report.at_risk.items():
         logger.warning("re-integration deadline at risk", extra={"system": system, **risk})
+    if report.at_risk:  # told to the ERP at every run while it lasts; the run goes on if that fails
+        try:
+            publisher.publish([deadline_at_risk(system, risk) for system, risk in report.at_risk.items()])
+        except Exception:
+            logger.exception("could not tell the ERP that a deadline is at risk")
     if report.released or report.resent or report.probes:
         logger.info("release run", extra=asdict(report))
     return asdict(report)

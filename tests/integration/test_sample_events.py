@@ -27,5 +27,12 @@ def test_sample_events_lodge_submit_and_release(aws, ledger):
             _event("release-schedule.json"), LambdaContext()
         )
         assert report == {"released": {}, "resent": {}, "holding": [], "probes": [], "at_risk": {}}
+        monitored = load("monitor", {**aws.env("monitor"), "CUSTOMS_GATEWAY_URL": environment["CUSTOMS_GATEWAY_URL"]})
+        answer = monitored.lambda_handler(_event("monitor-schedule.json"), LambdaContext())
+        assert answer == {"maintenance": [], "feeds": []}
+        published = load("publish", aws.env("publish")).lambda_handler(
+            _event("publish-declaration-change.json"), LambdaContext()
+        )
+        assert published == {"batchItemFailures": []}
     finally:
         server.shutdown()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 
 import pytest
 
-from local.infra import translated
+from local.infra import ROOT, translated
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +65,32 @@ def test_a_submit_invocation_has_time_for_the_slowest_declaration(template):
     assert 2 * settings.milliseconds_per_declaration <= function["Timeout"] * 1000
 
 
-def test_submit_consumer_reports_partial_batch_failures(template):
+def test_every_queue_and_stream_consumer_reports_partial_batch_failures(template):
     mappings = _of_type(template, "AWS::Lambda::EventSourceMapping")
-    [mapping] = mappings.values()
-    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert len(mappings) == 3  # the submit queue, the two change streams
+    for mapping in mappings.values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_change_streams_are_retried_until_told_and_read_from_their_start(template):
+    streams = [m["Properties"] for m in _of_type(template, "AWS::Lambda::EventSourceMapping").values()
+               if "StartingPosition" in m["Properties"]]  # fmt: skip
+    assert len(streams) == 2
+    for mapping in streams:
+        assert mapping["StartingPosition"] == "TRIM_HORIZON"
+        assert mapping["MaximumRetryAttempts"] == -1  # a change is told, never dropped
+        assert "BisectBatchOnFunctionError" not in mapping  # bisecting would reorder a declaration's events
 
 
 def test_every_api_method_requires_iam_auth(template):
     [api] = _of_type(template, "AWS::ApiGateway::RestApi").values()
     paths = api["Properties"]["Body"]["paths"]
     methods = [(p, m, op) for p, ops in paths.items() for m, op in ops.items()]
-    assert len(methods) == 13
+    # every route the API function serves (its OpenAPI document) is a method of the API, and nothing else
+    served = json.loads((ROOT / "docs" / "openapi.json").read_text())["paths"]
+    assert {(re.sub(r"{\w+}", "{}", p), m) for p, m, _ in methods} == {
+        (re.sub(r"{\w+}", "{}", p), m) for p, ops in served.items() for m in ops
+    }
     for path, method, operation in methods:
         assert operation.get("security") == [{"AWS_IAM": []}], f"{method.upper()} {path} is not authenticated"
 
@@ -209,3 +225,28 @@ def test_the_api_cannot_take_the_concurrency_the_submit_and_release_functions_ne
     api = template["Resources"]["ApiFunction"]["Properties"]
     assert api["ReservedConcurrentExecutions"] == {"Ref": "ApiReservedConcurrency"}
     assert template["Parameters"]["ApiReservedConcurrency"]["MaxValue"] <= 1000
+
+
+def test_the_dashboard_is_valid_json_once_deployed(template):
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    deployed = re.sub(r"\$\{[^}]+\}", "x", body)
+    widgets = json.loads(deployed)["widgets"]
+    drawn = {w["properties"]["title"] for w in widgets}
+    assert "Held, per customs system" in drawn
+    alarms = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    shown = {a.split(".")[0] for a in re.findall(r"\$\{(\w+)\.Arn\}", body)}
+    assert shown == alarms  # every alarm on the dashboard
+
+
+def test_every_alarm_the_operator_tunes_takes_its_threshold_from_a_parameter(template):
+    resources = template["Resources"]
+    tuned = {
+        "SystemHeldTooLongAlarm": "HeldTooLongMinutes",
+        "SubmittedWithoutAnswerAlarm": "SubmittedWithoutAnswerMinutes",
+        "SendingErrorRateAlarm": "SendingErrorsPerFiveMinutes",
+        "FeedFailingAlarm": "FeedFailedPollsAlarm",
+    }
+    for alarm, parameter in tuned.items():
+        assert resources[alarm]["Properties"]["Threshold"] == {"Ref": parameter}
+    for alarm in (k for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"):
+        assert resources[alarm]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm

@@ -49,6 +49,7 @@ class SubmitSettings(_Settings):
 
 
 class ReleaseSettings(_Settings):
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     # How long one scheduled run keeps releasing: close to the schedule's minute, below the timeout
     # (decision 7: 55 s of 75 s, as the template sets it).
     release_run_seconds: float = Field(default=55.0, alias="RELEASE_RUN_SECONDS", ge=0, le=600)
@@ -56,3 +57,22 @@ class ReleaseSettings(_Settings):
     circuit_recovery_seconds: int = Field(default=60, alias="CIRCUIT_RECOVERY_SECONDS", ge=1)
     # a RELEASED declaration whose queue message may have been lost is sent again after this long
     resend_after_seconds: int = Field(default=120, alias="RESEND_AFTER_SECONDS", ge=1)
+
+
+class MonitorSettings(_Settings):
+    customs_gateway_url: str = Field(alias="CUSTOMS_GATEWAY_URL", pattern=r"^https?://")
+    customs_gateway_token_parameter: str = Field(default="", alias="CUSTOMS_GATEWAY_TOKEN_PARAMETER")
+    # a probe is one lookup: short, so that a monitor run asking several systems stays within its minute
+    customs_gateway_timeout_seconds: float = Field(default=5.0, alias="CUSTOMS_GATEWAY_TIMEOUT_SECONDS", gt=0)
+    # a status page that does not answer within this is recorded as failing, and nothing changes
+    feed_timeout_seconds: float = Field(default=5.0, alias="FEED_TIMEOUT_SECONDS", gt=0, le=20)
+
+
+class PublishSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+
+    @classmethod
+    def from_env(cls) -> PublishSettings:
+        return cls.model_validate(dict(os.environ))

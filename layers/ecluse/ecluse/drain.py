@@ -43,4 +43,9 @@ def risk_report(state: SystemState, now: datetime) -> dict[str, Any] | None:
     if not risk.at_risk:
         return None
     deadline = state.reintegration_deadline
-    return {"held": state.held, "deadline": iso(deadline) if deadline else None, **risk.as_dict()}
+    return {
+        "held": state.held,
+        "deadline": iso(deadline) if deadline else None,
+        "projected_drain_end": iso(risk.projected_end) if risk.projected_end else None,
+        **risk.as_dict(),
+    }
