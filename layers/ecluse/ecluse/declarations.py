@@ -52,7 +52,6 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.CANCELLED: frozenset(),
     State.REDECLARE: frozenset(),
 }
-TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # Record.customs_lookup: what customs answered when asked about an LRN it may have received
 RECEIVED_BY_CUSTOMS, NOT_RECEIVED = "received", "not_received"
 
@@ -74,15 +73,6 @@ def _in_calendar(value: datetime) -> datetime:
 
 CalendarDatetime = Annotated[datetime, AfterValidator(_in_calendar)]
 CalendarAwareDatetime = Annotated[AwareDatetime, AfterValidator(_in_calendar)]
-
-
-def can_move(current: State, target: State) -> bool:
-    return target in TRANSITIONS[current]
-
-
-def sources_of(target: State) -> frozenset[State]:
-    """Every state from which `target` may be reached: the condition of the conditional write."""
-    return frozenset(s for s, nxt in TRANSITIONS.items() if target in nxt)
 
 
 class _Strict(BaseModel):
