@@ -67,10 +67,6 @@ class Switched:
     refused: list[dict]
 
 
-def _refuse(code: str, message: str) -> EcluseError:
-    return conflict(code, message)
-
-
 class FallbackProcedure:
     def __init__(self, ledger: Ledger, board: Board, clock: Clock) -> None:
         self._ledger = ledger
@@ -116,33 +112,33 @@ class FallbackProcedure:
         if record.state is State.EMERGENCY:
             return record
         if record.state in (State.RELEASED, State.SUBMITTED, State.ACCEPTED, State.REJECTED):
-            raise _refuse(
+            raise conflict(
                 "already_lodged",
                 f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
                 "outage must not be lodged again under the fallback (seed 004)",
             )
         if record.state is not State.QUEUED:
-            raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
+            raise conflict("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
         if record.possibly_lodged:
             raise possibly_lodged(record.lrn, record.attempts, "switched to the fallback procedure")
         policy = policies.policy(record.system)
         system = self._board.get(record.system)
         now = self._clock.now()
         if system.status is not Status.UNAVAILABLE:
-            raise _refuse("system_available", f"{record.system} is {system.status}: lodge normally, no fallback")
+            raise conflict("system_available", f"{record.system} is {system.status}: lodge normally, no fallback")
         if not policy.fallback.allowed:
-            raise _refuse(
+            raise conflict(
                 "fallback_not_allowed",
                 f"{record.system} has no fallback procedure on record: {policy.notes or 'see its policy'}",
             )
         if policy.fallback.urgent_only and not record.urgent:
-            raise _refuse(
+            raise conflict(
                 "fallback_urgent_only",
                 f"{record.system}'s authority allows the fallback for urgent goods "
                 "only: lodge it with urgent=true, or let it wait for the system",
             )
         if system.authorised_from and now < system.authorised_from:
-            raise _refuse(
+            raise conflict(
                 "fallback_not_yet_authorised",
                 f"the fallback is authorised from {iso(system.authorised_from)}",
             )
@@ -168,12 +164,12 @@ class FallbackProcedure:
         try:
             return self._ledger.move(record, move, now)
         except StateConflict as lost:
-            raise _refuse("not_switchable", f"{record.lrn} became {lost.current} meanwhile") from None
+            raise conflict("not_switchable", f"{record.lrn} became {lost.current} meanwhile") from None
 
     @staticmethod
     def _check_record_in_books(record: Record, policy: policies.Policy, request: EmergencyRequest) -> None:
         if not policy.fallback.record_in_books.allowed:
-            raise _refuse("record_in_books_not_allowed", f"{record.system}'s policy has no record-in-books facility")
+            raise conflict("record_in_books_not_allowed", f"{record.system}'s policy has no record-in-books facility")
         if not request.oea_authorisation:
             raise EcluseError(
                 "oea_authorisation_required",
@@ -184,13 +180,13 @@ class FallbackProcedure:
         body = record.body or {}
         restricted = sorted({d.get("code") for d in body.get("documents", [])} & policies.restricted_codes())
         if restricted:
-            raise _refuse(
+            raise conflict(
                 "record_in_books_refused_restricted_goods",
                 f"documents {', '.join(restricted)} put the goods under prohibitions or restrictions: a fallback "
                 "declaration must be lodged at the office (seed 004)",
             )
         if any(item.get("quota_order_number") for item in body.get("items", [])):
-            raise _refuse(
+            raise conflict(
                 "record_in_books_refused_tariff_quota",
                 "the declaration requests a tariff quota: a fallback declaration must be lodged at the office "
                 "(seed 004)",
@@ -203,7 +199,7 @@ class FallbackProcedure:
         if record is None:
             raise not_found("declaration", lrn)
         if record.state is not State.EMERGENCY:
-            raise _refuse(
+            raise conflict(
                 "not_in_fallback",
                 f"{lrn} is {record.state}: controls are recorded for fallback declarations awaiting re-integration",
             )
