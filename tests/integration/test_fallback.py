@@ -163,6 +163,7 @@ def test_refusals_name_what_to_do(stack):
     assert stack.api.call("POST", f"/declarations/{ics}/emergency", {})[1]["error"]["code"] == "fallback_not_allowed"
     code, answer = stack.api.call("GET", f"/declarations/{ics}/fallback-document")
     assert (code, answer["error"]["code"]) == (409, "not_in_fallback")
+    assert f"POST /declarations/{ics}/emergency" in answer["error"]["message"]  # the route to call, not a template
     assert stack.api.call("POST", f"/declarations/{ics}/emergency", {"mode": "teleport"})[0] == 422
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ecluse import policies
 from ecluse.clock import Clock, iso, parse_iso
 from ecluse.declarations import CalendarAwareDatetime, Record, State
-from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possibly_lodged
+from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, not_in_fallback, possibly_lodged
 from ecluse.ledger import Move, StateConflict
 from ecluse.systems import Status, SystemState
 
@@ -199,9 +199,8 @@ class FallbackProcedure:
         if record is None:
             raise not_found("declaration", lrn)
         if record.state is not State.EMERGENCY:
-            raise conflict(
-                "not_in_fallback",
-                f"{lrn} is {record.state}: controls are recorded for fallback declarations awaiting re-integration",
+            raise not_in_fallback(
+                lrn, record.state, "controls are recorded for fallback declarations awaiting re-integration"
             )
         mark = policies.policy(record.system).fallback.after_physical_control
         pending = control.released_at is None
