@@ -233,5 +233,17 @@ def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
     return marks, references
 
 
+def reintegration_order(system: str, held: list[Record], fallback: list[Record]) -> list[Record]:
+    """Held and fallback declarations of one system in the order they go back to customs: receipt order,
+    unless the policy puts restricted goods first. France (FR-DGDDI-SECOURS-DELTA-IMPORT, fiche 2 étape 4):
+    fallback declarations of goods under restrictions (GUN documents) are re-integrated in chronological
+    order and before any new declaration, and a held declaration is new to customs. The release reads
+    index pages, which carry no documents, so there every fallback declaration goes first, oldest first:
+    the restricted ones among them precede every held declaration, as the rule asks."""
+    if policies.policy(system).reintegration.restricted_goods_first:
+        return [*fallback, *held]
+    return sorted([*held, *fallback], key=lambda r: (r.received_at, r.lrn))
+
+
 def anticipation_expired(record: Record, now: datetime) -> bool:
     return bool(record.anticipation_expires_at) and parse_iso(record.anticipation_expires_at) < now

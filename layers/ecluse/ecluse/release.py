@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from ecluse.clock import Clock, iso
 from ecluse.declarations import Record, State
 from ecluse.drain import outlook
-from ecluse.fallback import anticipation_expired, reintegration_marks
+from ecluse.fallback import anticipation_expired, reintegration_marks, reintegration_order
 from ecluse.ledger import HeldAgainMeanwhile, Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.lodging import SubmitQueue
 from ecluse.systems import Mode, SystemState
@@ -190,7 +190,7 @@ class Release:
         queued = list(self._ledger.oldest(state.system, State.QUEUED, wanted)) if state.held else []
         fallback = list(self._ledger.oldest(state.system, State.EMERGENCY, wanted)) if state.emergency else []
         ready = [r for r in fallback if not r.control_pending]  # re-integrated once released after a control
-        return sorted([*queued, *ready], key=lambda r: (r.received_at, r.lrn))[:wanted]
+        return reintegration_order(state.system, queued, ready)[:wanted]
 
     def _release_move(self, record: Record, bucket: TokenBucket, drain: _Drain, now: datetime, epoch: int) -> Move:
         grant = ReleaseGrant(self._owner, bucket, drain.count_recent(now))
