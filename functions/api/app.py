@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ecluse import rules, systems
+from ecluse import systems
 from ecluse.aws import tracing
 from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
@@ -26,10 +26,10 @@ from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
 from ecluse.config import ApiSettings
 from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, State, is_lrn
-from ecluse.errors import EcluseError, FieldProblem, invalid
+from ecluse.errors import EcluseError, FieldProblem, invalid, not_in_fallback, unsupported_media_type
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.feeds import FEED_NAME, FeedChanged, FeedRequest, Feeds
-from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic, validate
+from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic
 from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
 from ecluse.operations import Operations, StatusRequest
 from ecluse.throttle import ReleaseConfig
@@ -62,30 +62,20 @@ def _domain_error(error: EcluseError) -> Response:
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response:
+    """Every problem the one validation pass found (a declaration's business rules are part of its model)."""
     errors = list(error.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return _error(EcluseError("malformed_json", "the body is not valid JSON: check quotes and commas"))
-    lodging_body = (app.current_event.http_method, app.current_event.resource) == ("POST", "/declarations")
-    if lodging_body and any(e.get("loc", ("",))[0] == "body" for e in errors):
-        try:  # re-check the raw body to report schema and rule violations together
-            validate(app.current_event.json_body)
-        except EcluseError as complete:
-            return _error(complete)
     problems = [
-        FieldProblem("lrn", "invalid_lrn", LRN_RULE) if p.field == "lrn" else p
-        for p in problems_from_pydantic(errors, prefix=("body", "query", "path"))
+        FieldProblem("lrn", "invalid_lrn", LRN_RULE) if tuple(e.get("loc", ()))[:2] == ("path", "lrn") else problem
+        for e, problem in zip(errors, problems_from_pydantic(errors, prefix=("body", "query", "path")), strict=True)
     ]
-    code = problems[0].code if len(problems) == 1 else "validation_failed"
-    return _error(EcluseError(code, "the request has problems; see details", problems, 422))
+    return _error(invalid(problems))
 
 
 @app.exception_handler(RequestUnsupportedContentType)
 def _not_json(_: RequestUnsupportedContentType) -> Response:
-    return _error(
-        EcluseError(
-            "unsupported_media_type", "send the body as JSON with Content-Type: application/json", http_status=415
-        )
-    )
+    return _error(unsupported_media_type())
 
 
 @app.exception_handler(Exception)
@@ -107,9 +97,6 @@ def _no_route(_: Exception) -> Response:
 
 @app.post("/declarations", summary="Lodge a declaration (idempotent by LRN)")
 def lodge(declaration: Annotated[Declaration, Body()]) -> Response[dict[str, Any]]:
-    violations = rules.violations(app.current_event.json_body)  # what the schema cannot express
-    if violations:
-        raise invalid(violations)
     lodged = lodging.lodge(declaration)
     metrics.add_metadata("lrn", lodged.record.lrn)
     if lodged.created:
@@ -122,11 +109,11 @@ def list_declarations(
     system: Annotated[str | None, Query(pattern=r"^[A-Z0-9_]+$")] = None,
     state: Annotated[State | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    next: Annotated[str | None, Query(max_length=2048, alias="next")] = None,
+    next_token: Annotated[str | None, Query(max_length=2048, alias="next")] = None,
 ) -> dict[str, Any]:
     if system is not None:
         systems.lookup(system)
-    records, token = lodging.page(system=system, state=state, limit=limit, token=next)
+    records, token = lodging.page(system=system, state=state, limit=limit, token=next_token)
     return {"items": [r.answer() for r in records], "next": token}
 
 
@@ -159,22 +146,21 @@ def record_physical_control(lrn: LrnPath, control: Annotated[PhysicalControl, Bo
 def fallback_document(lrn: str) -> Response[Any]:
     if not is_lrn(lrn):
         raise invalid([FieldProblem("lrn", "invalid_lrn", LRN_RULE)])
-    format = app.current_event.get_query_string_value("format")
-    if format not in (None, "pdf", "json"):
+    wanted = app.current_event.get_query_string_value("format")
+    if wanted not in (None, "pdf", "json"):
         raise EcluseError("invalid_format", "format must be pdf or json", http_status=422)
     record = lodging.get_with_body(lrn)
     if not record.fallback_at:
-        raise EcluseError(
-            "not_in_fallback",
-            f"{lrn} is {record.state} and was never switched to the fallback "
-            "procedure: POST /declarations/{lrn}/emergency first",
-            http_status=409,
+        raise not_in_fallback(
+            lrn,
+            record.state,
+            f"it was never switched to the fallback procedure: POST /declarations/{lrn}/emergency first",
         )
     from ecluse.fallback_document import build as build_fallback_document  # only this route needs it
 
     document = build_fallback_document(record)
     accept = app.current_event.headers.get("accept") or app.current_event.headers.get("Accept") or ""
-    if format == "pdf" or (format is None and "application/pdf" in accept):
+    if wanted == "pdf" or (wanted is None and "application/pdf" in accept):
         from ecluse.fallback_pdf import render  # fpdf2 only on this path
 
         return Response(
@@ -301,9 +287,7 @@ def _refuse_early(event: dict) -> dict | None:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
         if content_type != "application/json":
-            error = EcluseError(
-                "unsupported_media_type", "send the body as JSON with Content-Type: application/json", http_status=415
-            )
+            error = unsupported_media_type()
     if error is None:
         return None
     return {

@@ -83,14 +83,17 @@ def at_most_once(seen: Observation, ledger: dict[str, dict]) -> list[str]:
 
 def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[str]:
     """Per system, a declaration that was ever held reached customs after every declaration of its system
-    received before it (that reached customs at all)."""
+    received before it (that reached customs at all). Fallback declarations are re-integrated in their own
+    line: in France before any held one (the fallback policy's restricted_goods_first), so each line is
+    checked on its own."""
     position = {r.lrn: i for i, r in enumerate(seen.received)}
-    by_system: dict[str, list[dict]] = defaultdict(list)
+    lines: dict[tuple[str, bool], list[dict]] = defaultdict(list)
     for record in ledger.values():
         if record["lrn"] in position:
-            by_system[record["system"]].append(record)
+            fallback = any(h["state"] == "EMERGENCY" for h in record["history"])
+            lines[(record["system"], fallback)].append(record)
     problems = []
-    for system, records in by_system.items():
+    for (system, _), records in lines.items():
         records.sort(key=lambda r: (r["received_at"], r["lrn"]))
         latest_before: dict | None = None  # the one received earlier that reached customs last
         for record in records:

@@ -52,3 +52,9 @@ def test_an_oversized_native_message_is_refused_with_its_limit(api):
     body = declaration_body(message="x" * 1_000_001)  # the whole body is still within the 1 MiB limit
     error = _refused(api.call("POST", "/declarations", body), 422, "string_too_long")
     assert any(d["field"] == "message" for d in error["details"])
+
+
+@pytest.mark.parametrize("raw", ["", "null"])
+def test_a_lodging_without_a_body_says_to_send_one(api, raw):
+    error = _refused(api.call("POST", "/declarations", raw=raw), 422, "invalid_body")
+    assert error["details"] == [{"field": "body", "code": "invalid_body", "message": "send a JSON object as the body"}]

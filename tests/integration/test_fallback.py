@@ -163,6 +163,7 @@ def test_refusals_name_what_to_do(stack):
     assert stack.api.call("POST", f"/declarations/{ics}/emergency", {})[1]["error"]["code"] == "fallback_not_allowed"
     code, answer = stack.api.call("GET", f"/declarations/{ics}/fallback-document")
     assert (code, answer["error"]["code"]) == (409, "not_in_fallback")
+    assert f"POST /declarations/{ics}/emergency" in answer["error"]["message"]  # the route to call, not a template
     assert stack.api.call("POST", f"/declarations/{ics}/emergency", {"mode": "teleport"})[0] == 422
 
 
@@ -238,6 +239,29 @@ def test_record_in_books_for_oea_refused_for_restricted_goods_and_quotas(stack):
     assert (code, answer["fallback"]["mode"]) == (200, "record_in_books")
     # the restricted one may still use the fallback document
     assert stack.api.call("POST", f"/declarations/{restricted}/emergency", {})[1]["state"] == "EMERGENCY"
+
+
+def test_restricted_goods_fallback_goes_back_before_declarations_held_earlier(stack):
+    """FR-DGDDI-SECOURS-DELTA-IMPORT, fiche 2 étape 4: fallback declarations of goods under restrictions (GUN)
+    are re-integrated in chronological order and before any new declaration; a held one is new to customs."""
+    stack.status("DELTA_G", "UNAVAILABLE", "CID_ALERT", "Alerte CID")
+    held = stack.lodge()["lrn"]
+    restricted = stack.lodge(urgent=True, documents=[{"code": "C640", "reference": "CHED-1"}])
+    assert restricted["state"] == "EMERGENCY"
+    stack.status("DELTA_G", "AVAILABLE", "CID_ALERT", "fin d'alerte")
+    stack.drain()
+    assert [r.lrn for r in stack.customs.received] == [restricted["lrn"], held]
+    assert stack.get(held)["state"] == "ACCEPTED"
+
+
+def test_without_that_rule_fallback_declarations_go_back_in_receipt_order(stack):
+    stack.status("ATLAS", "UNAVAILABLE", "OPERATOR", "ticket 4711")
+    held = stack.lodge(system="ATLAS", customs_office="DE004800")["lrn"]
+    switched = stack.lodge(system="ATLAS", customs_office="DE004800", urgent=True)
+    assert switched["state"] == "EMERGENCY"
+    stack.status("ATLAS", "AVAILABLE", "OPERATOR")
+    stack.drain()
+    assert [r.lrn for r in stack.customs.received] == [held, switched["lrn"]]
 
 
 def test_planned_maintenance_at_a_buffering_authority_keeps_lodging(stack):

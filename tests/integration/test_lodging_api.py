@@ -116,6 +116,19 @@ def test_unknown_field_and_missing_field(api):
     assert found == {("colour", "unknown_field"), ("items", "missing_field")}
 
 
+def test_a_body_is_checked_once_per_request(api, monkeypatch):
+    from ecluse import rules
+
+    checked = []
+    original = rules.violations
+    monkeypatch.setattr(rules, "violations", lambda body: checked.append(body) or original(body))
+    assert api.call("POST", "/declarations", declaration_body())[0] == 202
+    broken = declaration_body(gross_mass_kg=1.0, colour="red")  # a rule and the schema broken together
+    status, answer = api.call("POST", "/declarations", broken)
+    assert (status, len(answer["error"]["details"])) == (422, 2)
+    assert len(checked) == 2  # once for each request, however it ends
+
+
 def test_malformed_json_is_400(api):
     status, answer = api.call("POST", "/declarations", raw='{"lrn": "A",')
     assert (status, answer["error"]["code"]) == (400, "malformed_json")

@@ -1,4 +1,5 @@
-"""Each continuity rule, with the source it comes from (DOMAIN.md and ../shared/seeds/)."""
+"""Each continuity rule, with the source it comes from (DOMAIN.md and ../shared/seeds/), driven through the
+fallback procedure where it is behaviour; the tests that only read policies.json say so."""
 
 from __future__ import annotations
 
@@ -6,11 +7,46 @@ import pytest
 
 from ecluse import policies, systems
 from ecluse.errors import EcluseError
+from ecluse.fallback import (
+    EmergencyRequest,
+    FallbackProcedure,
+    PhysicalControl,
+    reintegration_marks,
+    reintegration_order,
+)
+from ecluse.lodging import validate
 from ecluse.policies import Routing
-from ecluse.systems import Source
+from ecluse.records import Record
+from ecluse.systems import Source, Status, StatusChange
+from tests.factories import declaration_body
+from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
 
 FRENCH = ["DELTA_G", "DELTA_X", "DELTA_H7", "DELTA_T", "DELTA_IMPORT", "ECS"]
 REQUIRED = [*FRENCH, "CDS", "DMS_NL", "PLDA", "ATLAS", "DMS_DK"]
+BOOKS = EmergencyRequest(mode="record_in_books", oea_authorisation="FRAEOC000123")
+
+
+class Outage:
+    """One system's outage on the in-memory ledger and board, with its fallback procedure."""
+
+    def __init__(self, system: str, source: Source = Source.OPERATOR, reference: str | None = None) -> None:
+        store, self.system, self.clock = Store(), system, FakeClock()
+        self.ledger, self.board = InMemoryLedger(store), InMemoryBoard(store)
+        self.status(Status.UNAVAILABLE, source, reference)
+        self.fallback = FallbackProcedure(self.ledger, self.board, self.clock)
+
+    def status(self, status: Status, source: Source = Source.OPERATOR, reference: str | None = None) -> None:
+        self.board.change(self.system, StatusChange(status, source, reference), self.clock.now())
+
+    def held(self, **overrides) -> Record:
+        self.clock.advance(seconds=1)
+        declaration = validate(declaration_body(system=self.system, **overrides))
+        return self.ledger.add(declaration, declaration.fingerprint(), self.clock.now(), hold_reason="outage")
+
+    def refusal(self, record: Record, request: EmergencyRequest | None = None) -> str:
+        with pytest.raises(EcluseError) as refused:
+            self.fallback.switch(record.lrn, request)
+        return refused.value.code
 
 
 def test_every_known_system_has_a_policy_with_sources():
@@ -22,14 +58,20 @@ def test_every_known_system_has_a_policy_with_sources():
 
 
 @pytest.mark.parametrize("system", FRENCH)
-def test_french_fallback_marks_and_24h(system):
-    """Seed 004, sheet 2 steps 2 and 4: F5000, 1PDS + DA number or 'Alerte CID', 24 h, F5200."""
-    policy = policies.policy(system)
-    assert policy.fallback.special_mention == "F5000"
-    assert policy.fallback.reference_code == "1PDS"
-    assert policy.fallback.after_physical_control == "F5200"
-    assert policy.reintegration.deadline_hours == 24
-    assert policy.reintegration.restricted_goods_first
+def test_french_fallback_carries_f5000_1pds_and_f5200_and_goes_back_first_within_24h(system):
+    """Seed 004, sheet 2 steps 2 and 4: F5000, 1PDS + DA number or 'Alerte CID', 24 h, F5200; goods under
+    restrictions re-integrated before any new declaration."""
+    outage = Outage(system, Source.CID_ALERT, "Alerte CID")
+    waiting = outage.held()
+    switched = outage.fallback.switch(outage.held(urgent=True).lrn)
+    assert (switched.marks, switched.references) == (("F5000",), ("1PDS Alerte CID",))
+    controlled = outage.fallback.physical_control(switched.lrn, PhysicalControl(released_at=None))
+    assert controlled.marks == ("F5000", "F5200")
+    marks, references = reintegration_marks(controlled)
+    assert marks == ["F5000", "F5200"]
+    assert references[0] == "1PDS Alerte CID"
+    assert references[1].startswith("clearance date ")
+    assert reintegration_order(system, [waiting], [switched]) == [switched, waiting]
     assert systems.lookup(system).reintegration_hours == 24
 
 
@@ -53,13 +95,22 @@ def test_french_evidence_cid_alert_or_da_number():
         policy.evidence_reference(Source.AUTO, "circuit breaker")
 
 
-def test_french_record_in_books_for_oea_within_24h():
-    """Seed 004, sheet 2 step 3: OEA-C/OEA-F may record in their books, regularised within 24 h."""
-    books = policies.policy("DELTA_G").fallback.record_in_books
-    assert (books.allowed, books.regularise_within_hours) == (True, 24)
+def test_french_oea_may_record_in_their_books_except_restricted_goods_and_quotas():
+    """Seed 004, sheet 2 step 3: OEA-C/OEA-F may record in their books (regularised within 24 h of the end
+    of the alert: the re-integration deadline), not for goods under restrictions nor tariff quotas."""
+    outage = Outage("DELTA_G", Source.CID_ALERT, "Alerte CID")
+    assert outage.fallback.switch(outage.held().lrn, BOOKS).fallback_mode == "record_in_books"
+    restricted = outage.held(documents=[{"code": "C640", "reference": "CHED-1"}])
+    assert outage.refusal(restricted, BOOKS) == "record_in_books_refused_restricted_goods"
+    assert outage.refusal(outage.held(), EmergencyRequest(mode="record_in_books")) == "oea_authorisation_required"
+    quota = declaration_body()["items"]
+    quota[0]["quota_order_number"] = "090001"
+    assert outage.refusal(outage.held(items=quota), BOOKS) == "record_in_books_refused_tariff_quota"
+    germany = Outage("ATLAS", reference="ticket 1")
+    assert germany.refusal(germany.held(), BOOKS) == "record_in_books_not_allowed"
 
 
-def test_restricted_document_codes_are_the_gun_list_of_seed_004():
+def test_the_restricted_document_codes_on_file_are_the_gun_list_of_seed_004():
     assert policies.restricted_codes() == {
         "C638",
         "C639",
@@ -94,17 +145,21 @@ def test_buffering_authorities_keep_receiving_during_planned_maintenance(system)
     assert not policy.passes_through(Source.AUTO)
 
 
-def test_irish_systems_keep_lodging_and_allow_the_fallback_for_urgent_goods_only():
+@pytest.mark.parametrize("system", ["AIS", "AES_IE", "NCTS_IE"])
+def test_irish_systems_keep_lodging_and_allow_the_fallback_for_urgent_goods_only(system):
     """DOMAIN.md (IE AIS/AES/NCTS): keep lodging, responses may lag; fallback for urgent goods only."""
-    for system in ("AIS", "AES_IE", "NCTS_IE"):
-        policy = policies.policy(system)
-        assert policy.passes_through(Source.OPERATOR)
-        assert policy.fallback.urgent_only
-        assert not policy.passes_through(Source.AUTO)  # nobody answers: nothing to send to
+    policy = policies.policy(system)
+    assert policy.passes_through(Source.OPERATOR)
+    assert not policy.passes_through(Source.AUTO)  # nobody answers: nothing to send to
+    outage = Outage(system, reference="helpdesk 77")
+    assert outage.refusal(outage.held()) == "fallback_urgent_only"
+    assert outage.fallback.switch(outage.held(urgent=True).lrn).references == ("helpdesk 77",)
 
 
 def test_dutch_emergency_procedure_only_with_a_logistic_need():
-    assert policies.policy("DMS_NL").fallback.urgent_only
+    outage = Outage("DMS_NL", reference="incident 14-10")
+    assert outage.refusal(outage.held()) == "fallback_urgent_only"
+    assert outage.fallback.switch(outage.held(urgent=True).lrn).state == "EMERGENCY"
 
 
 def test_belgian_evidence_is_the_call_number_with_start_time():
@@ -117,21 +172,29 @@ def test_belgian_evidence_is_the_call_number_with_start_time():
 
 def test_belgian_export_resubmitted_with_1nps():
     """DOMAIN.md (BE AES): every declaration re-submitted with additional reference '1NPS'."""
-    assert policies.policy("IDMS").fallback.reference_code == "1NPS"
+    outage = Outage("IDMS", reference="N04737-D:20250613-T170000")
+    switched = outage.fallback.switch(outage.held().lrn)
+    assert switched.references == ("1NPS N04737-D:20250613-T170000",)
 
 
 def test_german_ticket_and_masterticket():
     """DOMAIN.md (DE ATLAS): ticket number from the service desk; a Masterticket for planned work."""
     policy = policies.policy("ATLAS")
-    assert policy.fallback.evidence[Source.OPERATOR] == policies.Evidence.TICKET
-    assert policy.fallback.evidence[Source.MAINTENANCE] == policies.Evidence.MASTERTICKET
+    for source, wanted in ((Source.OPERATOR, "ticket number"), (Source.MAINTENANCE, "masterticket")):
+        with pytest.raises(EcluseError, match=wanted):
+            policy.evidence_reference(source, None)
+        assert policy.evidence_reference(source, "T-1") == "T-1"
 
 
 def test_danish_fallback_only_inside_the_window():
-    """DOMAIN.md (DK DMS Import): files sent during a window are rejected; fallback only inside it."""
-    policy = policies.policy("DMS_DK")
-    assert policy.fallback.only_within_window
-    assert policy.during_maintenance is Routing.HOLD
+    """DOMAIN.md (DK DMS Import): files sent during a window are rejected; fallback only inside it, which
+    every policy enforces: the system must be UNAVAILABLE when the fallback is asked."""
+    assert policies.policy("DMS_DK").during_maintenance is Routing.HOLD
+    outage = Outage("DMS_DK", Source.MAINTENANCE, "window 02:00-04:00")
+    inside, after = outage.held(), outage.held()
+    assert outage.fallback.switch(inside.lrn).state == "EMERGENCY"
+    outage.status(Status.AVAILABLE, Source.MAINTENANCE)
+    assert outage.refusal(after) == "system_available"
 
 
 def test_unknown_details_are_left_null_with_a_note():

@@ -5,15 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from ecluse import systems
+from ecluse import rules, systems
 
 # Letters, digits and . _ / -, not only dots: "." and ".." would be path segments in the gateway's URL.
 LRN_PATTERN = re.compile(r"^[A-Za-z0-9._/-]*[A-Za-z0-9_/-][A-Za-z0-9._/-]*$")
@@ -52,7 +63,6 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.CANCELLED: frozenset(),
     State.REDECLARE: frozenset(),
 }
-TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # Record.customs_lookup: what customs answered when asked about an LRN it may have received
 RECEIVED_BY_CUSTOMS, NOT_RECEIVED = "received", "not_received"
 
@@ -74,15 +84,6 @@ def _in_calendar(value: datetime) -> datetime:
 
 CalendarDatetime = Annotated[datetime, AfterValidator(_in_calendar)]
 CalendarAwareDatetime = Annotated[AwareDatetime, AfterValidator(_in_calendar)]
-
-
-def can_move(current: State, target: State) -> bool:
-    return target in TRANSITIONS[current]
-
-
-def sources_of(target: State) -> frozenset[State]:
-    """Every state from which `target` may be reached: the condition of the conditional write."""
-    return frozenset(s for s, nxt in TRANSITIONS.items() if target in nxt)
 
 
 class _Strict(BaseModel):
@@ -174,6 +175,36 @@ class Declaration(_Strict):
                 {"known": ", ".join(systems.REGISTRY)},
             )
         return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _schema_and_rules(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Declaration:
+        """The schema and the business rules in one pass, every violation in one error: the rules read the
+        raw body (ecluse.rules), so they run even when the schema failed. The API validates the body with
+        this model once, through the event handler; nothing checks it again."""
+        if isinstance(data, cls):
+            return cast("Declaration", handler(data))
+        if not isinstance(data, Mapping):
+            raise PydanticCustomError("invalid_body", "the body must be a JSON object (the declaration)")
+        # a rule's field is already a path ("documents[0].code"): one loc part keeps it as written
+        broken = [
+            InitErrorDetails(type=PydanticCustomError(p.code, p.message), loc=(p.field,), input=data.get(p.field))
+            for p in rules.violations(data)
+        ]
+        try:
+            declaration = cast("Declaration", handler(data))
+        except ValidationError as schema:
+            if not broken:
+                raise
+            # the messages are rendered already; custom types (invalid_eori...) must be re-declared to be kept
+            kept = [
+                InitErrorDetails(type=PydanticCustomError(e["type"], e["msg"]), loc=e["loc"], input=e["input"])
+                for e in schema.errors()
+            ]
+            raise ValidationError.from_exception_data(cls.__name__, [*kept, *broken]) from None
+        if broken:
+            raise ValidationError.from_exception_data(cls.__name__, broken)
+        return declaration
 
     def fingerprint(self) -> str:
         """Same LRN and same content means the ERP retried; anything else is a conflict."""

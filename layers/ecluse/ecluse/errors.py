@@ -75,6 +75,17 @@ def invalid_next_token() -> EcluseError:
     )
 
 
+def unsupported_media_type() -> EcluseError:
+    return EcluseError(
+        "unsupported_media_type", "send the body as JSON with Content-Type: application/json", http_status=415
+    )
+
+
+def not_in_fallback(lrn: str, state: str, what_to_do: str) -> EcluseError:
+    """Asked of a fallback declaration, but this one is not (or no longer) in the fallback procedure."""
+    return conflict("not_in_fallback", f"{lrn} is {state}: {what_to_do}")
+
+
 def possibly_lodged(lrn: str, attempts: int, refused: str) -> EcluseError:
     """A declaration that went to customs without an answer may be held by customs: acting on it as if it
     were not would lodge it twice (a new LRN from the ERP, or a fallback beside it)."""

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ecluse import policies
 from ecluse.clock import Clock, iso, parse_iso
 from ecluse.declarations import CalendarAwareDatetime, State
-from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, possibly_lodged
+from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, not_in_fallback, possibly_lodged
 from ecluse.ledger import Ledger, Move, StateConflict
 from ecluse.ports import StatusBoard
 from ecluse.records import Record
@@ -55,10 +55,6 @@ class PhysicalControl(BaseModel):
 class Switched:
     switched: list[str]
     refused: list[dict[str, Any]]
-
-
-def _refuse(code: str, message: str) -> EcluseError:
-    return conflict(code, message)
 
 
 class FallbackProcedure:
@@ -111,20 +107,20 @@ class FallbackProcedure:
         system = self._board.get(record.system)
         now = self._clock.now()
         if system.status is not Status.UNAVAILABLE:
-            raise _refuse("system_available", f"{record.system} is {system.status}: lodge normally, no fallback")
+            raise conflict("system_available", f"{record.system} is {system.status}: lodge normally, no fallback")
         if not policy.fallback.allowed:
-            raise _refuse(
+            raise conflict(
                 "fallback_not_allowed",
                 f"{record.system} has no fallback procedure on record: {policy.notes or 'see its policy'}",
             )
         if policy.fallback.urgent_only and not record.urgent:
-            raise _refuse(
+            raise conflict(
                 "fallback_urgent_only",
                 f"{record.system}'s authority allows the fallback for urgent goods "
                 "only: lodge it with urgent=true, or let it wait for the system",
             )
         if system.authorised_from and now < system.authorised_from:
-            raise _refuse(
+            raise conflict(
                 "fallback_not_yet_authorised",
                 f"the fallback is authorised from {iso(system.authorised_from)}",
             )
@@ -150,26 +146,26 @@ class FallbackProcedure:
         try:
             return self._ledger.move(record, move, now)
         except StateConflict as lost:
-            raise _refuse("not_switchable", f"{record.lrn} became {lost.current} meanwhile") from None
+            raise conflict("not_switchable", f"{record.lrn} became {lost.current} meanwhile") from None
 
     @staticmethod
     def _check_switchable(record: Record) -> None:
         """Only a held declaration that cannot already be at customs switches."""
         if record.state in (State.RELEASED, State.SUBMITTED, State.ACCEPTED, State.REJECTED):
-            raise _refuse(
+            raise conflict(
                 "already_lodged",
                 f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
                 "outage must not be lodged again under the fallback (seed 004)",
             )
         if record.state is not State.QUEUED:
-            raise _refuse("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
+            raise conflict("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
         if record.possibly_lodged:
             raise possibly_lodged(record.lrn, record.attempts, "switched to the fallback procedure")
 
     @staticmethod
     def _check_record_in_books(record: Record, policy: policies.Policy, request: EmergencyRequest) -> None:
         if not policy.fallback.record_in_books.allowed:
-            raise _refuse("record_in_books_not_allowed", f"{record.system}'s policy has no record-in-books facility")
+            raise conflict("record_in_books_not_allowed", f"{record.system}'s policy has no record-in-books facility")
         if not request.oea_authorisation:
             raise EcluseError(
                 "oea_authorisation_required",
@@ -180,13 +176,13 @@ class FallbackProcedure:
         body = record.body or {}
         restricted = sorted({d.get("code") for d in body.get("documents", [])} & policies.restricted_codes())
         if restricted:
-            raise _refuse(
+            raise conflict(
                 "record_in_books_refused_restricted_goods",
                 f"documents {', '.join(restricted)} put the goods under prohibitions or restrictions: a fallback "
                 "declaration must be lodged at the office (seed 004)",
             )
         if any(item.get("quota_order_number") for item in body.get("items", [])):
-            raise _refuse(
+            raise conflict(
                 "record_in_books_refused_tariff_quota",
                 "the declaration requests a tariff quota: a fallback declaration must be lodged at the office "
                 "(seed 004)",
@@ -199,9 +195,8 @@ class FallbackProcedure:
         if record is None:
             raise not_found("declaration", lrn)
         if record.state is not State.EMERGENCY:
-            raise _refuse(
-                "not_in_fallback",
-                f"{lrn} is {record.state}: controls are recorded for fallback declarations awaiting re-integration",
+            raise not_in_fallback(
+                lrn, record.state, "controls are recorded for fallback declarations awaiting re-integration"
             )
         mark = policies.policy(record.system).fallback.after_physical_control
         pending = control.released_at is None
@@ -232,6 +227,18 @@ def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
     if established:
         references.append(f"clearance date {established:%Y-%m-%d %H:%M} UTC")
     return marks, references
+
+
+def reintegration_order(system: str, held: list[Record], fallback: list[Record]) -> list[Record]:
+    """Held and fallback declarations of one system in the order they go back to customs: receipt order,
+    unless the policy puts restricted goods first. France (FR-DGDDI-SECOURS-DELTA-IMPORT, fiche 2 étape 4):
+    fallback declarations of goods under restrictions (GUN documents) are re-integrated in chronological
+    order and before any new declaration, and a held declaration is new to customs. The release reads
+    index pages, which carry no documents, so there every fallback declaration goes first, oldest first:
+    the restricted ones among them precede every held declaration, as the rule asks."""
+    if policies.policy(system).reintegration.restricted_goods_first:
+        return [*fallback, *held]
+    return sorted([*held, *fallback], key=lambda r: (r.received_at, r.lrn))
 
 
 def anticipation_expired(record: Record, now: datetime) -> bool:

@@ -41,7 +41,6 @@ _Strict = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 class RecordInBooks(BaseModel):
     model_config = _Strict
     allowed: bool
-    regularise_within_hours: int | None = None
 
 
 class Fallback(BaseModel):
@@ -53,13 +52,12 @@ class Fallback(BaseModel):
     after_physical_control: str | None = None
     record_in_books: RecordInBooks = RecordInBooks(allowed=False)
     urgent_only: bool = False
-    only_within_window: bool = False
 
 
 class Reintegration(BaseModel):
     model_config = _Strict
     deadline_hours: int | None
-    restricted_goods_first: bool
+    restricted_goods_first: bool  # fallback declarations go back before held ones (fallback.reintegration_order)
     marks: list[str]
 
 

@@ -69,11 +69,7 @@ class CircuitBreakingGateway:
 
     def reset(self, system: str) -> None:
         """An operator declared the system available: stop refusing calls to it."""
-        self._persistence.save_closed(self._name(system))
-
-    @staticmethod
-    def _name(system: str) -> str:
-        return system
+        self._persistence.save_closed(system)  # the circuit's name is the system's
 
     def _through(self, system: str) -> Callable[..., Any]:
         if system not in self._calls:
@@ -89,7 +85,7 @@ class CircuitBreakingGateway:
                     )
 
             @circuit_breaker(
-                name=self._name(system),
+                name=system,
                 persistence_store=self._persistence,
                 on_circuit_open=refuse,
                 on_transition=transition,

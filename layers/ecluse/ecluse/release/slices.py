@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from ecluse.clock import iso
 from ecluse.declarations import State
-from ecluse.fallback import anticipation_expired, reintegration_marks
+from ecluse.fallback import anticipation_expired, reintegration_marks, reintegration_order
 from ecluse.ledger import HeldAgainMeanwhile, Ledger, Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.ports import SubmitQueue
 from ecluse.records import Record
@@ -86,7 +86,7 @@ class Slices:
         queued = list(self._ledger.oldest(state.system, State.QUEUED, wanted)) if state.held else []
         fallback = list(self._ledger.oldest(state.system, State.EMERGENCY, wanted)) if state.emergency else []
         ready = [r for r in fallback if not r.control_pending]  # re-integrated once released after a control
-        return sorted([*queued, *ready], key=lambda r: (r.received_at, r.lrn))[:wanted]
+        return reintegration_order(state.system, queued, ready)[:wanted]
 
     def _release_move(self, record: Record, bucket: TokenBucket, drain: Drain, now: datetime, epoch: int) -> Move:
         grant = ReleaseGrant(self._owner, bucket, drain.count_recent(now))
