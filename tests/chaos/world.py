@@ -55,6 +55,8 @@ class World:
     _held_from: dict[str, int] = field(default_factory=dict)
     sent_while_held: list[str] = field(default_factory=list)
     operations: list[str] = field(default_factory=list)  # the AWS operations of the last invocation
+    crashed_in: str | None = None  # the AWS operation the last crash happened at
+    settle_pause: float = 0.2  # settle's wait when nothing was delivered (a circuit's recovery, a back-off)
 
     def __post_init__(self) -> None:
         from aws_lambda_powertools.utilities.circuit_breaker import base
@@ -101,6 +103,7 @@ class World:
         if at is not None and (self._calls >= at if isinstance(at, int) else model.name == at):
             self._crash_at = None
             self.crashes += 1
+            self.crashed_in = model.name
             raise Crash(f"crashed at AWS call {self._calls}")
 
     def invoke(self, action: Callable[[], Any], crash_at: int | str | None = None) -> tuple[Any, int]:
@@ -232,7 +235,7 @@ class World:
             if not delivered and self.settled():
                 return
             if not delivered:
-                time.sleep(0.2)  # a circuit's recovery, a back-off
+                time.sleep(self.settle_pause)
 
     def settled(self) -> bool:
         states = {d["state"] for d in self.ledger().values()}

@@ -1,0 +1,407 @@
+"""The declaration life cycle under random sequences of everything that can happen to it, on the in-memory
+twins of the DynamoDB adapters (tests/fakes.py, kept honest by tests/integration/test_adapter_contract.py)
+and the fake clock: ERPs lodging (and retrying), operators declaring outages and their end, customs failing
+or losing answers, urgent and requested switches to the fallback, cancellations, release runs, the submit
+queue delivering (twice, or again after a lost acknowledgement), a function dying before its SendMessage,
+and time passing.
+
+After every step: the held/emergency counters equal the ledger, customs received each LRN at most once,
+held declarations reached customs in receipt order, releases stay within rate + burst in any 60 s window
+of the fake clock, nothing was lodged at a system an outage holds, and refused requests changed nothing.
+At the end of every run, everything made available again and run until quiet: every declaration is final.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import Counter
+
+import pytest
+from hypothesis import event, note
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
+from ecluse.declarations import State
+from ecluse.detection import AutoDetection
+from ecluse.errors import EcluseError
+from ecluse.fallback import FallbackProcedure
+from ecluse.gateway import SendingError
+from ecluse.lodging import Lodging, validate
+from ecluse.release import Release
+from ecluse.submission import Submission
+from ecluse.systems import Source, Status, StatusChange
+from ecluse.throttle import ReleaseConfig
+from local.simulated import SimulatedCustoms
+from tests.chaos.invariants import FINAL, Observation, Receipt, check_all
+from tests.factories import declaration_body
+from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
+from tests.property.model import CircuitCustoms, FifoSqs, LostSend
+
+# DELTA_G: no fallback on an operator's word (it needs a CID alert or a DA number); CDS: passes declarations
+# through a maintenance window; DMS_NL: fallback for urgent goods only.
+SYSTEMS = ("DELTA_G", "CDS", "DMS_NL")
+OUTAGE_SOURCES = (Source.OPERATOR, Source.CID_ALERT, Source.MAINTENANCE)
+CUSTOMS_FAULTS = ("server_error", "timeout", "connection_failed")
+MAX_ATTEMPTS = 1000  # FAILED and the redrive are out of scope: decision 11 lets a redriven one come late
+# held_in_receipt_order's message, and Submission's detail when the epoch sends a declaration back in line
+KNOWN_BUG = re.compile(r"reached customs before (\S+) \(received")
+BOUNCED = "was held again after this one was released: back in line behind it"
+RULES: Counter[str] = Counter()  # how often each rule ran, over the session (printed by -s, see the report)
+
+
+class LifeCycle(RuleBasedStateMachine):
+    LOST_SENDS = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.store = Store()
+        self.ledger = InMemoryLedger(self.store)
+        self.board = InMemoryBoard(self.store)
+        self.sim = SimulatedCustoms()
+        self.detection = AutoDetection(self.board, self.clock)
+        self.customs = CircuitCustoms(self.sim, self.board, self.clock, self.detection)
+        self.sqs = FifoSqs(self.clock)
+        self.queue = SqsSubmitQueue(self.sqs, "submit.fifo")
+        self.fallback = FallbackProcedure(self.ledger, self.board, self.clock)
+        self.lodging = Lodging(self.ledger, self.queue, self.clock, fallback=self.fallback)
+        self.submission = Submission(self.ledger, self.customs, self.clock, MAX_ATTEMPTS, self.detection)
+        self.bodies: list[dict] = []
+        self.systems: tuple[str, ...] = SYSTEMS
+        self.config = ReleaseConfig(rate_per_minute=60, burst=10)
+        self.healthy = True  # False from a step's start until its invariants held: teardown settles only then
+
+    def step(self, name: str) -> None:
+        self.healthy = False
+        RULES[name] += 1
+        _event(name)
+
+    # ------------------------------------------------------------------ setup
+    @initialize(
+        count=st.integers(2, 3),
+        rate=st.integers(1, 6),
+        burst=st.integers(1, 3),
+    )
+    def configure(self, count: int, rate: int, burst: int) -> None:
+        """Few systems and a tight throttle, so that runs of forty steps meet the bucket's limits."""
+        self.systems = SYSTEMS[:count]
+        self.config = ReleaseConfig(rate_per_minute=rate, burst=burst)
+        for system in self.systems:
+            self.board.set_release(system, self.config)
+
+    # ------------------------------------------------------------------ the ERP
+    # Hypothesis picks rules uniformly: the common events get two or three rules each (same body).
+    @rule(system=st.integers(0, 2), urgent=st.booleans())
+    def lodge(self, system: int, urgent: bool) -> None:
+        self._lodge(system, urgent)
+
+    @rule(system=st.integers(0, 2), urgent=st.booleans())
+    def lodge_more(self, system: int, urgent: bool) -> None:
+        self._lodge(system, urgent)
+
+    @rule(system=st.integers(0, 2))
+    def lodge_still_more(self, system: int) -> None:
+        self._lodge(system, False)
+
+    @precondition(lambda self: self.bodies)
+    @rule(index=st.integers(0, 10_000), action=st.sampled_from(["retry", "cancel", "emergency"]))
+    def erp_acts(self, index: int, action: str) -> None:
+        """The same LRN and body again (the same declaration answered, nothing written), a cancellation or
+        a switch to the fallback: when refused, a 4xx that changed nothing."""
+        self.step(f"erp {action}")
+        body = self.bodies[index % len(self.bodies)]
+        if action == "retry":
+            before = self._snapshot()
+            lodged = self.lodging.lodge(validate(body))
+            assert not lodged.created
+            assert lodged.record.lrn == body["lrn"]
+            assert self._snapshot() == before
+        elif action == "cancel":
+            self._refused_changes_nothing("cancel", lambda: self.lodging.cancel(body["lrn"]))
+        else:
+            self._refused_changes_nothing("emergency", lambda: self.fallback.switch(body["lrn"]))
+
+    # ------------------------------------------------------------------ operators and customs
+    @rule(system=st.integers(0, 2), change=st.sampled_from([*OUTAGE_SOURCES, "AVAILABLE", "AVAILABLE"]))
+    def operator(self, system: int, change: Source | str) -> None:
+        """An outage declared (by an operator, a CID alert or a maintenance window), or its end."""
+        name = self.systems[system % len(self.systems)]
+        if change == "AVAILABLE":
+            self.step("outage ended")
+            status = StatusChange(Status.AVAILABLE, Source.OPERATOR)
+        else:
+            self.step(f"outage declared {change}")
+            reference = "Alerte CID" if change is Source.CID_ALERT else "INC-4711"
+            status = StatusChange(Status.UNAVAILABLE, Source(change), reference, "property")
+        self.board.change(name, status, self.clock.now())
+
+    @rule(system=st.integers(0, 2), fault=st.sampled_from([*CUSTOMS_FAULTS, "answer_lost", "back", "back"]))
+    def customs_fault(self, system: int, fault: str) -> None:
+        """Customs fails (503, timeout, refused connection), loses the answer to the next lodgement it
+        receives, or is back."""
+        self.step(f"customs {fault}")
+        name = self.systems[system % len(self.systems)]
+        if fault == "answer_lost":
+            self.customs.lose_answer.add(name)
+        else:
+            self.sim.set_outage(name, None if fault == "back" else fault)
+
+    # ------------------------------------------------------------------ schedules, queue, crashes, time
+    @rule()
+    def release(self) -> None:
+        self.step("release")
+        self._release()
+
+    @rule()
+    def release_again(self) -> None:
+        self.step("release")
+        self._release()
+
+    @precondition(lambda self: self.sqs.waiting())
+    @rule(system=st.integers(0, 2), duplicate=st.booleans(), ack_lost=st.booleans())
+    def deliver(self, system: int, duplicate: bool, ack_lost: bool) -> None:
+        self._deliver(system, duplicate, ack_lost)
+
+    @precondition(lambda self: self.sqs.waiting())
+    @rule(system=st.integers(0, 2))
+    def deliver_more(self, system: int) -> None:
+        self._deliver(system, False, False)
+
+    @precondition(lambda self: self.sqs.waiting())
+    @rule(system=st.integers(0, 2))
+    def deliver_still_more(self, system: int) -> None:
+        self._deliver(system, False, False)
+
+    @rule(what=st.sampled_from(["send lost", "send lost", 0.5, 5, 30, 61, 130, 301, "settle"]))
+    def meanwhile(self, what: str | float) -> None:
+        """The next SendMessage never happens (the function dies after its ledger write), time passes, or
+        everything is made available and run until quiet (the run then goes on)."""
+        if what == "send lost":
+            self.step("next send lost")
+            self.sqs.fail_next_send = self.LOST_SENDS
+        elif what == "settle":
+            self.step("settle")
+            self.settle()
+        else:
+            self.step("time passes")
+            self.clock.advance(seconds=float(what))
+
+    # ------------------------------------------------------------------ invariants
+    @invariant()
+    def guarantees_hold(self) -> None:
+        problems = self.unknown_problems(check_all(self.observe(), settled=False))
+        assert problems == [], problems
+        self.healthy = True
+
+    def teardown(self) -> None:
+        if self.healthy:  # (a failing step's own error is the one to report)
+            self.settle()
+            problems = self.unknown_problems(check_all(self.observe(), settled=True))
+            assert problems == [], problems
+
+    def unknown_problems(self, problems: list[str]) -> list[str]:
+        """All but the known bug (the xfail tests below): a declaration overtaken because the epoch sent it
+        back in line after a younger one was released. Remove this filter once it is fixed."""
+        unknown = []
+        for problem in problems:
+            overtaken = KNOWN_BUG.search(problem)
+            record = self.store.records.get(overtaken.group(1)) if overtaken else None
+            if record and any(BOUNCED in h.detail for h in record.history):
+                _event("known bug: overtaken after the epoch sent it back")
+            else:
+                unknown.append(problem)
+        return unknown
+
+    # ------------------------------------------------------------------ helpers
+    def settle(self) -> None:
+        """Customs back, every system AVAILABLE, then release runs and deliveries until nothing moves."""
+        self.sqs.fail_next_send = False
+        self.customs.lose_answer.clear()
+        for system in self.systems:
+            self.sim.set_outage(system, None)
+            if self.board.get(system).status is not Status.AVAILABLE:
+                self.board.change(system, StatusChange(Status.AVAILABLE, Source.OPERATOR), self.clock.now())
+        for _ in range(100):
+            self.clock.advance(seconds=61)
+            self._release()
+            while self.sqs.waiting():
+                for group in self.systems:
+                    message = self.sqs.head(group)
+                    if message and self._handle(message.lrn):
+                        self.sqs.delete_head(group)
+                self.clock.advance(seconds=1)
+            if all(r.state.value in FINAL for r in self.store.records.values()):
+                return
+        note(f"not settled: {self._states()}")
+
+    def _lodge(self, system: int, urgent: bool) -> None:
+        self.step("lodge")
+        self.clock.advance(milliseconds=1)
+        body = declaration_body(
+            lrn=f"P-{len(self.bodies):05d}", system=self.systems[system % len(self.systems)], urgent=urgent
+        )
+        self.bodies.append(body)
+        lodged = self.lodging.lodge(validate(body))
+        assert lodged.created
+        _event(f"lodged {lodged.record.state}")
+
+    def _deliver(self, system: int, duplicate: bool, ack_lost: bool) -> None:
+        """The head of one system's group to the submitter (twice when `duplicate`); deleted once a delivery
+        returns without a sending error, unless its acknowledgement is lost (then it comes again)."""
+        self.step("deliver")
+        groups = [s for s in self.systems if self.sqs.head(s)]
+        group = groups[system % len(groups)]
+        message = self.sqs.head(group)
+        assert message is not None
+        done = [self._handle(message.lrn) for _ in range(2 if duplicate else 1)]
+        if ack_lost and "requeued" in done:
+            # known bug (test_a_redelivered_message_of_an_earlier_release_does_not_jump_the_line, xfail): once
+            # the declaration is released again, the old message sends it ahead of its turn
+            _event("ack lost after a requeue: not modelled")
+            ack_lost = False
+        if any(done) and not ack_lost:
+            self.sqs.delete_head(group)
+
+    def _release(self) -> None:
+        try:
+            report = Release(self.ledger, self.board, self.queue, self.clock, run_seconds=0).run()
+        except LostSend:
+            _event("release run died before a SendMessage")
+            return
+        for _system, count in report.released.items():
+            _event(f"released {min(count, 5)}{'+' if count >= 5 else ''} at once")
+        if report.probes:
+            _event("probe released")
+
+    def _handle(self, lrn: str) -> str | None:
+        """One delivery: the submitter's action, None after a sending error (the message stays)."""
+        try:
+            result = self.submission.handle(lrn)
+        except SendingError as error:
+            _event(f"sending error {error.kind}")
+            return None
+        _event(f"submission {result.action}")
+        return result.action
+
+    def _refused_changes_nothing(self, what: str, action) -> None:
+        before = self._snapshot()
+        try:
+            action()
+        except EcluseError as error:
+            refused = error
+        else:
+            _event(f"{what} done")
+            return
+        assert 400 <= refused.http_status < 500, refused
+        assert self._snapshot() == before, f"{what} refused ({refused.code}) but changed the ledger"
+        _event(f"{what} refused: {refused.code}")
+
+    def _snapshot(self) -> tuple:
+        return dict(self.store.records), dict(self.store.systems), self.sqs.snapshot()
+
+    def _states(self) -> dict[str, str]:
+        return {lrn: record.state.value for lrn, record in self.store.records.items()}
+
+    def observe(self) -> Observation:
+        with self.store.lock:
+            ledger = {lrn: r.model_dump(mode="json", exclude={"body"}) for lrn, r in self.store.records.items()}
+            states = {s: self.store.system(s) for s in self.systems}
+        counters = {s: {"held": state.held, "emergency": state.emergency} for s, state in states.items()}
+        return Observation(
+            ledger=ledger,
+            counters=counters,
+            received=[Receipt(lrn, system, mrn) for lrn, system, mrn in self.customs.reached],
+            lodged=[b["lrn"] for b in self.bodies],
+            rate_per_minute=self.config.rate_per_minute,
+            burst=self.config.burst,
+            sent_while_held=list(self.customs.sent_while_held),
+        )
+
+
+TestLifeCycle = LifeCycle.TestCase
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _rules_exercised():
+    yield
+    print("\nlife-cycle rules exercised:", dict(sorted(RULES.items())))
+
+
+def test_states_stay_within_the_life_cycle() -> None:
+    """The model's FINAL is the life cycle's terminal states (FAILED aside: the redrive is out of scope)."""
+    from ecluse.declarations import TERMINAL
+
+    assert {s.value for s in TERMINAL} == FINAL
+    assert State.FAILED not in TERMINAL
+
+
+def _event(name: str) -> None:
+    """Hypothesis' statistics (--hypothesis-show-statistics); the regression tests run steps outside it."""
+    with contextlib.suppress(InvalidArgument):
+        event(name)
+
+
+# ---------------------------------------------------------------------- what the machine found
+def _strict_check(machine: LifeCycle) -> list[str]:
+    machine.settle()
+    return check_all(machine.observe(), settled=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="domain bug: a release run releases held newcomers while an older declaration is RELEASED in a "
+    "stale epoch; it comes back to QUEUED only when delivered, behind them (found by TestLifeCycle)",
+)
+def test_a_declaration_sent_back_by_the_epoch_is_not_overtaken_by_a_newcomer() -> None:
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=2)
+    machine.lodge(system=1, urgent=False)  # CDS P-00000: fast path, in the queue
+    machine.lodge(system=1, urgent=False)  # CDS P-00001: fast path, behind it
+    machine.operator(change=Source.OPERATOR, system=1)  # CDS UNAVAILABLE
+    machine.deliver_more(system=1)  # P-00000 held again: the epoch moves; P-00001 still RELEASED, queued
+    machine.lodge_more(system=1, urgent=False)  # P-00002: held behind the backlog
+    # settle: AVAILABLE, one release run sends P-00000 and P-00002 (burst 2); P-00001, delivered first, finds
+    # the epoch moved and goes back to QUEUED; P-00002 reaches customs before it
+    assert _strict_check(machine) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="domain bug: a SendMessage lost after a fast-path lodging, then a hold: the drain re-sends the lost "
+    "one, but in a stale epoch it is sent back to QUEUED behind the younger one held (found by TestLifeCycle)",
+)
+def test_a_lost_send_then_a_hold_keeps_receipt_order() -> None:
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.meanwhile(what="send lost")
+    machine.lodge_still_more(system=0)  # DELTA_G P-00000: RELEASED, its message lost (the API answers 202)
+    machine.lodge_still_more(system=0)  # P-00001: fast path (nothing held), in the queue
+    machine.operator(change=Source.OPERATOR, system=0)
+    machine.deliver_more(system=0)  # P-00001 held again: the epoch moves
+    # settle: the drain re-sends P-00000 (stale epoch) then releases P-00001; P-00000 is sent back behind it
+    assert _strict_check(machine) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="domain bug: the submitter sends whatever RELEASED declaration a message names; a message of an "
+    "earlier release redelivered (its acknowledgement lost after the declaration went back in line) sends it "
+    "ahead of the older one released anew with it (found by TestLifeCycle)",
+)
+def test_a_redelivered_message_of_an_earlier_release_does_not_jump_the_line() -> None:
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=2)
+    machine.lodge(system=1, urgent=False)  # CDS P-00000: fast path
+    machine.lodge(system=1, urgent=False)  # CDS P-00001: fast path, behind it
+    machine.operator(change=Source.OPERATOR, system=1)
+    machine.deliver_more(system=0)  # P-00000 held again (epoch moves); its message deleted
+    assert machine._handle("P-00001") == "requeued"  # P-00001 back in line; its deletion is lost
+    # settle: one release run sends P-00000 and P-00001 again, behind P-00001's old message, which is
+    # delivered first and finds P-00001 RELEASED in the current epoch: customs gets P-00001 first
+    assert _strict_check(machine) == []
