@@ -1,5 +1,6 @@
 """Inputs that once answered 500: each gets a 4xx with a code and a message that says what to fix
-(ARCHITECTURE.md invariant 6), through the API handler against moto tables built from the template."""
+(docs/invariants.md, "Bad input is refused with a 4xx"), through the API handler against moto tables built
+from the template."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@
   `aws.customs_circuit.CircuitBreakingGateway` (Powertools' breaker: `threshold` sending errors in a row
   open it and call `AutoDetection.customs_down`; while open, calls are refused with CustomsUnreachable;
   after `recovery` one call goes through; an answer closes it). It also records every lodgement that
-  reaches a system an outage holds (invariant 5), and can lose the answer to a lodgement customs did
+  reaches a system an outage holds (docs/invariants.md, nothing sent while held), and can lose the answer to a
+  lodgement customs did
   receive (a timeout after the fact), which is what the lookup before a resend exists for.
 """
 

@@ -1,4 +1,5 @@
-"""The drain outlook against the re-integration deadline (24 h after a French outage ends, seed 004)."""
+"""The drain outlook against the re-integration deadline (24 h after a French outage ends:
+FR-DGDDI-SECOURS-DELTA-IMPORT, fiche 2 étape 4)."""
 
 from __future__ import annotations
 

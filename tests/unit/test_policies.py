@@ -1,4 +1,4 @@
-"""Each continuity rule, with the source it comes from (DOMAIN.md and ../shared/seeds/), driven through the
+"""Each continuity rule, with the source it comes from (docs/sources.md), driven through the
 fallback procedure where it is behaviour; the tests that only read policies.json say so."""
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def test_every_known_system_has_a_policy_with_sources():
 
 @pytest.mark.parametrize("system", FRENCH)
 def test_french_fallback_carries_f5000_1pds_and_f5200_and_goes_back_first_within_24h(system):
-    """Seed 004, sheet 2 steps 2 and 4: F5000, 1PDS + DA number or 'Alerte CID', 24 h, F5200; goods under
+    """FR-DGDDI-SECOURS-DELTA-IMPORT (DGDDI, Procédure de secours DELTA Import), fiche 2 étapes 2 and 4: F5000, 1PDS
+    + DA number or 'Alerte CID', 24 h, F5200; goods under
     restrictions re-integrated before any new declaration."""
     outage = Outage(system, Source.CID_ALERT, "Alerte CID")
     waiting = outage.held()
@@ -76,14 +77,16 @@ def test_french_fallback_carries_f5000_1pds_and_f5200_and_goes_back_first_within
 
 
 def test_french_outages_hold_even_when_planned():
-    """Seed 001: no message creating or validating a declaration may be injected during the interruption."""
+    """FR-DGDDI-NOTE-INTERRUPTION-2023: no message creating or validating a declaration may be injected during
+    the interruption."""
     policy = policies.policy("DELTA_G")
     assert (policy.during_outage, policy.during_maintenance) == (Routing.HOLD, Routing.HOLD)
     assert not policy.passable_sources
 
 
 def test_french_evidence_cid_alert_or_da_number():
-    """Seed 002/004: a CID alert carries 'Alerte CID'; a self-trigger carries its DA number."""
+    """FR-DGDDI-ALERTE-DELTA, FR-DGDDI-SECOURS-DELTA-IMPORT: a CID alert carries 'Alerte CID'; a self-trigger
+    carries its DA number."""
     policy = policies.policy("DELTA_IMPORT")
     assert policy.evidence_reference(Source.CID_ALERT, None) == "Alerte CID"
     assert policy.evidence_reference(Source.SELF_TRIGGERED, "DA-2025-77") == "DA-2025-77"
@@ -96,7 +99,8 @@ def test_french_evidence_cid_alert_or_da_number():
 
 
 def test_french_oea_may_record_in_their_books_except_restricted_goods_and_quotas():
-    """Seed 004, sheet 2 step 3: OEA-C/OEA-F may record in their books (regularised within 24 h of the end
+    """FR-DGDDI-SECOURS-DELTA-IMPORT, fiche 2 étape 3: OEA-C/OEA-F may record in their books (regularised within 24
+    h of the end
     of the alert: the re-integration deadline), not for goods under restrictions nor tariff quotas."""
     outage = Outage("DELTA_G", Source.CID_ALERT, "Alerte CID")
     assert outage.fallback.switch(outage.held().lrn, BOOKS).fallback_mode == "record_in_books"
@@ -110,7 +114,7 @@ def test_french_oea_may_record_in_their_books_except_restricted_goods_and_quotas
     assert germany.refusal(germany.held(), BOOKS) == "record_in_books_not_allowed"
 
 
-def test_the_restricted_document_codes_on_file_are_the_gun_list_of_seed_004():
+def test_the_restricted_document_codes_on_file_are_the_dgddi_gun_list():
     assert policies.restricted_codes() == {
         "C638",
         "C639",
@@ -138,7 +142,8 @@ def test_the_restricted_document_codes_on_file_are_the_gun_list_of_seed_004():
 
 @pytest.mark.parametrize("system", ["DMS_NL", "AGS_NL", "CDS"])
 def test_buffering_authorities_keep_receiving_during_planned_maintenance(system):
-    """Seed 000 (DMS/AGS: 'deliver messages as usual ... buffered'); DOMAIN.md (CDS: processed when it ends)."""
+    """C4T-STATUS-2025-10 (DMS/AGS: 'deliver messages as usual ... buffered'); UK-HMRC-CDS-CONTINGENCY (CDS:
+    processed when it ends)."""
     policy = policies.policy(system)
     assert policy.passes_through(Source.MAINTENANCE)
     assert not policy.passes_through(Source.OPERATOR)
@@ -147,7 +152,8 @@ def test_buffering_authorities_keep_receiving_during_planned_maintenance(system)
 
 @pytest.mark.parametrize("system", ["AIS", "AES_IE", "NCTS_IE"])
 def test_irish_systems_keep_lodging_and_allow_the_fallback_for_urgent_goods_only(system):
-    """DOMAIN.md (IE AIS/AES/NCTS): keep lodging, responses may lag; fallback for urgent goods only."""
+    """IE-REVENUE-AIS-CONTINGENCY (AIS/AES/NCTS): keep lodging, responses may lag; fallback for urgent goods
+    only."""
     policy = policies.policy(system)
     assert policy.passes_through(Source.OPERATOR)
     assert not policy.passes_through(Source.AUTO)  # nobody answers: nothing to send to
@@ -163,7 +169,8 @@ def test_dutch_emergency_procedure_only_with_a_logistic_need():
 
 
 def test_belgian_evidence_is_the_call_number_with_start_time():
-    """DOMAIN.md (BE PLDA): mention with call number and start time, e.g. N04737-D:20250613-T170000."""
+    """BE-DOUANE-PLDA-CONTINGENCY (PLDA): mention with call number and start time, e.g.
+    N04737-D:20250613-T170000."""
     policy = policies.policy("PLDA")
     assert policy.evidence_reference(Source.OPERATOR, "N04737-D:20250613-T170000") == "N04737-D:20250613-T170000"
     with pytest.raises(EcluseError):
@@ -171,14 +178,15 @@ def test_belgian_evidence_is_the_call_number_with_start_time():
 
 
 def test_belgian_export_resubmitted_with_1nps():
-    """DOMAIN.md (BE AES): every declaration re-submitted with additional reference '1NPS'."""
+    """BE-DOUANE-PLDA-CONTINGENCY (AES): every declaration re-submitted with additional reference '1NPS'."""
     outage = Outage("IDMS", reference="N04737-D:20250613-T170000")
     switched = outage.fallback.switch(outage.held().lrn)
     assert switched.references == ("1NPS N04737-D:20250613-T170000",)
 
 
 def test_german_ticket_and_masterticket():
-    """DOMAIN.md (DE ATLAS): ticket number from the service desk; a Masterticket for planned work."""
+    """DE-ZOLL-ATLAS-CONTINGENCY (ATLAS): ticket number from the service desk; a Masterticket for planned
+    work."""
     policy = policies.policy("ATLAS")
     for source, wanted in ((Source.OPERATOR, "ticket number"), (Source.MAINTENANCE, "masterticket")):
         with pytest.raises(EcluseError, match=wanted):
@@ -187,7 +195,8 @@ def test_german_ticket_and_masterticket():
 
 
 def test_danish_fallback_only_inside_the_window():
-    """DOMAIN.md (DK DMS Import): files sent during a window are rejected; fallback only inside it, which
+    """DK-TOLD-DMS-CONTINGENCY (Danish customs, DMS Import): files sent during a window are rejected; fallback only
+    inside it, which
     every policy enforces: the system must be UNAVAILABLE when the fallback is asked."""
     assert policies.policy("DMS_DK").during_maintenance is Routing.HOLD
     outage = Outage("DMS_DK", Source.MAINTENANCE, "window 02:00-04:00")

@@ -49,7 +49,7 @@ class State(StrEnum):
     REDECLARE = "REDECLARE"
 
 
-# The only moves the ledger will write (ARCHITECTURE.md, "Declaration states"); ledger.Move refuses any
+# The only moves the ledger will write (README.md, "States"); ledger.Move refuses any
 # other. SUBMITTED -> SUBMITTED records another sending attempt after a retryable sending error.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.RECEIVED: frozenset({State.QUEUED, State.RELEASED, State.CANCELLED}),

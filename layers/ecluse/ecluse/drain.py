@@ -1,5 +1,5 @@
 """The drain outlook: when will the backlog be gone at the current rate, and will that meet the
-re-integration deadline (24 h after the end of a French outage, seed 004)?"""
+re-integration deadline (24 h after the end of a French outage: FR-DGDDI-SECOURS-DELTA-IMPORT, fiche 2 étape 4)?"""
 
 from __future__ import annotations
 

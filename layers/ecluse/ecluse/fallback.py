@@ -27,7 +27,8 @@ class EmergencyRequest(BaseModel):
     mode: Literal["document", "record_in_books"] = Field(
         default="document",
         description="document: a fallback declaration (PDF/table) is lodged at the office; record_in_books: an "
-        "authorised economic operator records the operation in its books (France, seed 004)",
+        "authorised economic operator records the operation in its books (France: FR-DGDDI-SECOURS-DELTA-IMPORT, "
+        "DGDDI 'Procédure de secours DELTA Import', fiche 2 étape 3)",
     )
     oea_authorisation: str | None = Field(default=None, max_length=35, description="needed for record_in_books")
 
@@ -155,7 +156,8 @@ class FallbackProcedure:
             raise conflict(
                 "already_lodged",
                 f"{record.lrn} is {record.state}: it was sent to customs; a declaration validated before the "
-                "outage must not be lodged again under the fallback (seed 004)",
+                "outage must not be lodged again under the fallback (FR-DGDDI-SECOURS-DELTA-IMPORT: DGDDI, "
+                "'Procédure de secours DELTA Import', fiche 2 étape 3)",
             )
         if record.state is not State.QUEUED:
             raise conflict("not_switchable", f"{record.lrn} is {record.state}: only a held declaration can switch")
@@ -179,13 +181,14 @@ class FallbackProcedure:
             raise conflict(
                 "record_in_books_refused_restricted_goods",
                 f"documents {', '.join(restricted)} put the goods under prohibitions or restrictions: a fallback "
-                "declaration must be lodged at the office (seed 004)",
+                "declaration must be lodged at the office (FR-DGDDI-SECOURS-DELTA-IMPORT: DGDDI, "
+                "'Procédure de secours DELTA Import', fiche 2 étape 3)",
             )
         if any(item.get("quota_order_number") for item in body.get("items", [])):
             raise conflict(
                 "record_in_books_refused_tariff_quota",
                 "the declaration requests a tariff quota: a fallback declaration must be lodged at the office "
-                "(seed 004)",
+                "(FR-DGDDI-SECOURS-DELTA-IMPORT: DGDDI, 'Procédure de secours DELTA Import', fiche 2 étape 3)",
             )
 
     def physical_control(self, lrn: str, control: PhysicalControl) -> Record:

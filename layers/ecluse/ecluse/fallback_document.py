@@ -1,6 +1,7 @@
 """The fallback declaration's content, laid out after Annexe 2 (standard) or Annexe 3 (simplified) of the
-DELTA Import fallback procedure (seed 004). Every field of the annex is listed: filled from the
-declaration where Écluse has the data, left empty (None) for completion by hand otherwise."""
+DGDDI's "Procédure de secours DELTA Import" (FR-DGDDI-SECOURS-DELTA-IMPORT in docs/sources.md). Every
+field of the annex is listed: filled from the declaration where Écluse has the data, left empty (None)
+for completion by hand otherwise."""
 
 from __future__ import annotations
 

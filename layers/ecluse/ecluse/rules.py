@@ -33,8 +33,9 @@ def violations(body: Mapping[str, Any]) -> list[FieldProblem]:
                 f"gross mass {gross} kg is below net mass {net} kg; gross includes packaging",
             )
         )
-    # Delivery terms are compulsory on a standard declaration (CAS validation alerts, seed 003);
-    # a simplified declaration may complete them later.
+    # Delivery terms are compulsory on a standard declaration (validation violations in Customs4trade's
+    # 'Service Support CAS — Support technique Premium', C4T-CAS-SUPPORT-PREMIUM); a simplified declaration
+    # may complete them later.
     if body.get("kind", "standard") == "standard":
         if _blank(body.get("incoterm")):
             found.append(FieldProblem("incoterm", "missing_incoterm", "give the Incoterm, e.g. DAP"))

@@ -1,8 +1,9 @@
 """The release throttle: a token bucket per customs system.
 
 A bucket holding at most `burst` tokens and refilled at `rate_per_minute` lets through at most
-`burst + rate_per_minute` releases in any 60 s window (invariant 4), and, while a backlog waits, as many
-as the rate allows. Pure: the release run keeps it in memory and persists it with every release.
+`burst + rate_per_minute` releases in any 60 s window (docs/invariants.md, "Rate"), and, while a backlog
+waits, as many as the rate allows. Pure: the release run keeps it in memory and persists it with every
+release.
 """
 
 from __future__ import annotations

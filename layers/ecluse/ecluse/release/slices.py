@@ -121,7 +121,8 @@ class Slices:
         move = Move(
             State.REDECLARE,
             f"its anticipation period ended at {record.anticipation_expires_at}, during the outage: customs has "
-            "deleted it; lodge a new declaration for the goods' actual situation (seed 004)",
+            "deleted it; lodge a new declaration for the goods' actual situation (FR-DGDDI-SECOURS-DELTA-IMPORT: "
+            "DGDDI, 'Procédure de secours DELTA Import', fiche 2 étape 4)",
             frozenset({State.QUEUED}),
             held_delta=-1,
         )
