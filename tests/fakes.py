@@ -68,7 +68,7 @@ class InMemoryLedger:
             if declaration.lrn in s.records:
                 raise DuplicateLrn(s.records[declaration.lrn])
             system = s.system(declaration.system)
-            if hold_reason is None and not system.accepts_fast_path:
+            if hold_reason is None and not (system.accepts_fast_path and system.settled):
                 raise FastPathClosed(f"held: {declaration.system} is {system.mode}")
             state = State.RELEASED if hold_reason is None else State.QUEUED
             moment = iso(at)
@@ -112,6 +112,8 @@ class InMemoryLedger:
             system = s.system(current.system)
             if move.epoch is not None and system.epoch != move.epoch:
                 raise HeldAgainMeanwhile(current.system)
+            if move.epoch is not None and move.grant and not system.settled:
+                raise SystemHolding(current.system)  # older releases go back in line first
             system = _gated(system, move, at)
             fields = dict(move.fields or {})
             if "enqueued_at" in fields:
@@ -229,6 +231,15 @@ class InMemoryBoard:
             self.store.calls += 1
             self.store.systems[system] = replace(self.store.system(system), release=config)
             return self.store.systems[system]
+
+    def settle(self, system: str, epoch: int) -> bool:
+        with self.store.lock:
+            self.store.calls += 1
+            state = self.store.system(system)
+            if state.epoch != epoch:
+                return False
+            self.store.systems[system] = replace(state, settled_epoch=epoch)
+            return True
 
     def acquire_lease(self, system: str, owner: str, now: datetime, until: datetime) -> bool:
         with self.store.lock:

@@ -172,12 +172,6 @@ def test_a_crash_at_any_aws_call_keeps_every_guarantee(embedded_aws: None, path:
 
 
 # ---------------------------------------------------------------------- found by tests/property, on the real handlers
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="domain bug: the API's SendMessage lost after a fast-path lodging, then a hold moves the epoch: the "
-    "drain re-sends the lost declaration in its stale epoch, it goes back to QUEUED behind the younger one",
-)
 def test_a_lost_send_then_a_hold_keeps_receipt_order(embedded_aws: None) -> None:
     world = World(stack_name=f"crash{next(_worlds)}", settle_pause=0.05)
     try:
@@ -191,12 +185,6 @@ def test_a_lost_send_then_a_hold_keeps_receipt_order(embedded_aws: None) -> None
         world.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="domain bug: a submit batch dies after its first declaration was held again; the second, still "
-    "RELEASED in the stale epoch, is overtaken by a newcomer the next release run sends with the first one",
-)
 def test_a_declaration_sent_back_by_the_epoch_is_not_overtaken_by_a_newcomer(embedded_aws: None) -> None:
     world = World(stack_name=f"crash{next(_worlds)}", settle_pause=0.05)
     try:

@@ -36,6 +36,7 @@ class LostSend(Exception):
 class Message:
     lrn: str
     deduplication_id: str
+    released: str | None = None  # which release of the declaration it is for
 
 
 @dataclass
@@ -60,8 +61,9 @@ class FifoSqs:
             return {"MessageId": "deduplicated"}
         self.seen[MessageDeduplicationId] = now
         self.sent += 1
-        lrn = json.loads(MessageBody)["lrn"]
-        self.groups.setdefault(MessageGroupId, []).append(Message(lrn, MessageDeduplicationId))
+        body = json.loads(MessageBody)
+        message = Message(body["lrn"], MessageDeduplicationId, body.get("released"))
+        self.groups.setdefault(MessageGroupId, []).append(message)
         return {"MessageId": MessageDeduplicationId}
 
     def head(self, group: str) -> Message | None:

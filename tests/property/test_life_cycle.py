@@ -14,7 +14,6 @@ At the end of every run, everything made available again and run until quiet: ev
 from __future__ import annotations
 
 import contextlib
-import re
 from collections import Counter
 
 import pytest
@@ -38,7 +37,7 @@ from local.simulated import SimulatedCustoms
 from tests.chaos.invariants import FINAL, Observation, Receipt, check_all
 from tests.factories import declaration_body
 from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
-from tests.property.model import CircuitCustoms, FifoSqs, LostSend
+from tests.property.model import CircuitCustoms, FifoSqs, LostSend, Message
 
 # DELTA_G: no fallback on an operator's word (it needs a CID alert or a DA number); CDS: passes declarations
 # through a maintenance window; DMS_NL: fallback for urgent goods only.
@@ -47,8 +46,6 @@ OUTAGE_SOURCES = (Source.OPERATOR, Source.CID_ALERT, Source.MAINTENANCE)
 CUSTOMS_FAULTS = ("server_error", "timeout", "connection_failed")
 MAX_ATTEMPTS = 1000  # FAILED and the redrive are out of scope: decision 11 lets a redriven one come late
 # held_in_receipt_order's message, and Submission's detail when the epoch sends a declaration back in line
-KNOWN_BUG = re.compile(r"reached customs before (\S+) \(received")
-BOUNCED = "was held again after this one was released: back in line behind it"
 RULES: Counter[str] = Counter()  # how often each rule ran, over the session (printed by -s, see the report)
 
 
@@ -203,17 +200,9 @@ class LifeCycle(RuleBasedStateMachine):
             assert problems == [], problems
 
     def unknown_problems(self, problems: list[str]) -> list[str]:
-        """All but the known bug (the xfail tests below): a declaration overtaken because the epoch sent it
-        back in line after a younger one was released. Remove this filter once it is fixed."""
-        unknown = []
-        for problem in problems:
-            overtaken = KNOWN_BUG.search(problem)
-            record = self.store.records.get(overtaken.group(1)) if overtaken else None
-            if record and any(BOUNCED in h.detail for h in record.history):
-                _event("known bug: overtaken after the epoch sent it back")
-            else:
-                unknown.append(problem)
-        return unknown
+        """Every broken guarantee (the three once known are fixed: decision 11's settling, and the release
+        a message is for)."""
+        return problems
 
     # ------------------------------------------------------------------ helpers
     def settle(self) -> None:
@@ -230,7 +219,7 @@ class LifeCycle(RuleBasedStateMachine):
             while self.sqs.waiting():
                 for group in self.systems:
                     message = self.sqs.head(group)
-                    if message and self._handle(message.lrn):
+                    if message and self._handle(message):
                         self.sqs.delete_head(group)
                 self.clock.advance(seconds=1)
             if all(r.state.value in FINAL for r in self.store.records.values()):
@@ -256,12 +245,9 @@ class LifeCycle(RuleBasedStateMachine):
         group = groups[system % len(groups)]
         message = self.sqs.head(group)
         assert message is not None
-        done = [self._handle(message.lrn) for _ in range(2 if duplicate else 1)]
+        done = [self._handle(message) for _ in range(2 if duplicate else 1)]
         if ack_lost and "requeued" in done:
-            # known bug (test_a_redelivered_message_of_an_earlier_release_does_not_jump_the_line, xfail): once
-            # the declaration is released again, the old message sends it ahead of its turn
-            _event("ack lost after a requeue: not modelled")
-            ack_lost = False
+            _event("ack lost after a requeue: the old message comes again")
         if any(done) and not ack_lost:
             self.sqs.delete_head(group)
 
@@ -276,10 +262,10 @@ class LifeCycle(RuleBasedStateMachine):
         if report.probes:
             _event("probe released")
 
-    def _handle(self, lrn: str) -> str | None:
+    def _handle(self, message: Message) -> str | None:
         """One delivery: the submitter's action, None after a sending error (the message stays)."""
         try:
-            result = self.submission.handle(lrn)
+            result = self.submission.handle(message.lrn, message.released)
         except SendingError as error:
             _event(f"sending error {error.kind}")
             return None
@@ -352,12 +338,6 @@ def _strict_check(machine: LifeCycle) -> list[str]:
     return check_all(machine.observe(), settled=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="domain bug: a release run releases held newcomers while an older declaration is RELEASED in a "
-    "stale epoch; it comes back to QUEUED only when delivered, behind them (found by TestLifeCycle)",
-)
 def test_a_declaration_sent_back_by_the_epoch_is_not_overtaken_by_a_newcomer() -> None:
     machine = LifeCycle()
     machine.configure(count=2, rate=1, burst=2)
@@ -371,12 +351,6 @@ def test_a_declaration_sent_back_by_the_epoch_is_not_overtaken_by_a_newcomer() -
     assert _strict_check(machine) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="domain bug: a SendMessage lost after a fast-path lodging, then a hold: the drain re-sends the lost "
-    "one, but in a stale epoch it is sent back to QUEUED behind the younger one held (found by TestLifeCycle)",
-)
 def test_a_lost_send_then_a_hold_keeps_receipt_order() -> None:
     machine = LifeCycle()
     machine.configure(count=2, rate=1, burst=1)
@@ -389,13 +363,6 @@ def test_a_lost_send_then_a_hold_keeps_receipt_order() -> None:
     assert _strict_check(machine) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="domain bug: the submitter sends whatever RELEASED declaration a message names; a message of an "
-    "earlier release redelivered (its acknowledgement lost after the declaration went back in line) sends it "
-    "ahead of the older one released anew with it (found by TestLifeCycle)",
-)
 def test_a_redelivered_message_of_an_earlier_release_does_not_jump_the_line() -> None:
     machine = LifeCycle()
     machine.configure(count=2, rate=1, burst=2)
@@ -403,7 +370,7 @@ def test_a_redelivered_message_of_an_earlier_release_does_not_jump_the_line() ->
     machine.lodge(system=1, urgent=False)  # CDS P-00001: fast path, behind it
     machine.operator(change=Source.OPERATOR, system=1)
     machine.deliver_more(system=0)  # P-00000 held again (epoch moves); its message deleted
-    assert machine._handle("P-00001") == "requeued"  # P-00001 back in line; its deletion is lost
+    assert machine._handle(machine.sqs.head("CDS")) == "requeued"  # P-00001 back in line; deletion lost
     # settle: one release run sends P-00000 and P-00001 again, behind P-00001's old message, which is
     # delivered first and finds P-00001 RELEASED in the current epoch: customs gets P-00001 first
     assert _strict_check(machine) == []

@@ -35,6 +35,10 @@ class StatusBoard(Protocol):
 
     def release_lease(self, system: str, owner: str) -> None: ...
 
+    def settle(self, system: str, epoch: int) -> bool:
+        """Record that every release of an earlier epoch is back in line (False if the epoch moved)."""
+        ...
+
 
 class SubmitQueue(Protocol):
     """Where released declarations wait for the submitter: FIFO per system, deduplicated per release."""

@@ -104,3 +104,10 @@ class Record(BaseModel):
             if self.fallback_at
             else None,
         }
+
+
+def release_mark(record: Record) -> str | None:
+    """Which release of the declaration a queue message is for: the time of its latest RELEASED entry.
+    A message of an earlier release, delivered late, must not send it ahead of its new turn."""
+    released = [entry.at for entry in record.history if entry.state is State.RELEASED]
+    return released[-1] if released else None

@@ -16,7 +16,7 @@ from ecluse.declarations import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
 from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding
-from ecluse.records import Record
+from ecluse.records import Record, release_mark
 
 MAX_CUSTOMS_ERRORS, MAX_ERROR_CODE, MAX_ERROR_MESSAGE = 50, 64, 500
 SENDABLE = frozenset({State.RELEASED, State.SUBMITTED, State.FAILED})
@@ -65,14 +65,19 @@ class Submission:
         self._detection = detection
         self._settle = settle
 
-    def handle(self, lrn: str) -> SubmitResult:
+    def handle(self, lrn: str, released: str | None = None) -> SubmitResult:
         """Process one delivery of `lrn`. Raises SendingError when SQS should retry it; the retry budget
         is the ledger's count of sending attempts, not how often SQS delivered the message (a delivery
-        postponed for lack of time, or skipped behind a failing one, sent nothing)."""
+        postponed for lack of time, or skipped behind a failing one, sent nothing). `released` says which
+        release the message is for (its latest RELEASED entry's time; None from older messages)."""
         record = self._ledger.get(lrn, with_body=True)
         if record is None or record.state not in SENDABLE:
             # Duplicate delivery of something already answered, cancelled or put back in the queue.
             return SubmitResult(lrn, record.state if record else None, "skipped")
+        if released is not None and release_mark(record) != released:
+            # A late copy of an earlier release's message: the declaration went back in line and was
+            # released anew, with a message of its own in its new place.
+            return SubmitResult(lrn, record.state, "skipped")
         sent_before = record.attempts > 0
         asked = _Asked()
         try:

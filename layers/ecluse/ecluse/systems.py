@@ -94,6 +94,9 @@ class SystemState:
     # The hold epoch: moves on each time a declaration that was on its way to customs is held again.
     # A declaration released in an earlier epoch would overtake it: it goes back in line instead.
     epoch: int = 0
+    # The epoch whose stale releases were all put back in line: until it equals `epoch`, nothing is
+    # released (no drain, no probe, no fast path), so nothing younger overtakes them (decision 11).
+    settled_epoch: int = 0
     # the release throttle and who is draining: written by the release run, not by status changes
     release: ReleaseConfig | None = None
     bucket: TokenBucket | None = None
@@ -113,6 +116,10 @@ class SystemState:
     @property
     def release_config(self) -> ReleaseConfig:
         return self.release or default_config(lookup(self.system).default_rate_per_minute)
+
+    @property
+    def settled(self) -> bool:
+        return self.settled_epoch == self.epoch
 
     @property
     def auto_held(self) -> bool:

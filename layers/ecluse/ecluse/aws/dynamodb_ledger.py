@@ -90,6 +90,8 @@ class DynamoDbLedger:
             raise FastPathClosed(f"held behind {waiting} declaration(s) already waiting for {system_id}")
         if epoch != epoch_used:
             raise _EpochMoved(system_id)
+        if int(system.get("settled_epoch", 0)) != epoch:
+            raise FastPathClosed(f"held: {system_id} is putting declarations held again back in line first")
         raise FastPathClosed(f"held: {system_id} refused the fast path")
 
     def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:

@@ -48,6 +48,7 @@ def _state(system: str, values: dict[str, Any]) -> SystemState:
         emergency=max(int(values.get("emergency", 0)), 0),
         version=int(values.get("version", 0)),
         epoch=int(values.get("epoch", 0)),
+        settled_epoch=int(values.get("settled_epoch", 0)),
         release=_release(values),
         bucket=_bucket(values),
         lease_owner=values.get("lease_owner"),
@@ -155,6 +156,22 @@ class DynamoDbStatusBoard:
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
+        return True
+
+    def settle(self, system: str, epoch: int) -> bool:
+        """Record that `epoch`'s stale releases are back in line, if the epoch has not moved since."""
+        condition = "attribute_not_exists(#e) OR #e = :e" if epoch == 0 else "#e = :e"
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=system_key(system),
+                UpdateExpression="SET settled_epoch = :e",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#e": "epoch"},
+                ExpressionAttributeValues={":e": to_value(epoch)},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False  # held again meanwhile: the next run settles the new epoch
         return True
 
     def release_lease(self, system: str, owner: str) -> None:

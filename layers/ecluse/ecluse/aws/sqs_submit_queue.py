@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ecluse.records import Record
+from ecluse.records import Record, release_mark
 
 
 class SqsSubmitQueue:
@@ -16,7 +16,7 @@ class SqsSubmitQueue:
     def send(self, record: Record) -> None:
         self._sqs.send_message(
             QueueUrl=self._url,
-            MessageBody=json.dumps({"lrn": record.lrn, "system": record.system}),
+            MessageBody=json.dumps({"lrn": record.lrn, "system": record.system, "released": release_mark(record)}),
             MessageGroupId=record.system,
             # One id per release of a declaration: re-sends of the same release are deduplicated, but a
             # declaration held again and released anew within SQS's 5-minute window is not dropped.

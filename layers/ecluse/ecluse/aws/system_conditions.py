@@ -32,6 +32,14 @@ def same_epoch(expression: Expression, epoch: int) -> str:
     return f"(attribute_not_exists({name}) OR {name} = {value})" if epoch == 0 else f"{name} = {value}"
 
 
+def settled(expression: Expression, epoch: int) -> str:
+    """The releases of earlier epochs are back in line (decision 11): nothing may be released before."""
+    value = expression.value("epoch", epoch)
+    return "(attribute_not_exists(settled_epoch) OR settled_epoch = " + value + ")" if epoch == 0 else (
+        f"settled_epoch = {value}"
+    )
+
+
 def fast_path(system: str, epoch: int) -> Expression:
     """A newcomer may go straight to customs: the system is open, in `epoch`, and nothing waits."""
     expression = Expression()
@@ -39,6 +47,7 @@ def fast_path(system: str, epoch: int) -> Expression:
     expression.conditions += [
         open_system(expression, system),
         same_epoch(expression, epoch),
+        settled(expression, epoch),
         f"(attribute_not_exists(held) OR held <= {zero})",
         f"(attribute_not_exists(emergency) OR emergency <= {zero})",
     ]
@@ -58,6 +67,8 @@ def for_move(system: str, move: Move, at: datetime) -> Expression:
         _release(expression, system, move.grant, at)
     if move.epoch is not None:
         expression.conditions.append(same_epoch(expression, move.epoch))
+        if move.grant:  # a release (or a probe) waits until older releases are back in line
+            expression.conditions.append(settled(expression, move.epoch))
     _counters(expression, move)
     return expression
 

@@ -19,6 +19,7 @@ from ecluse.drain import risk_report
 from ecluse.ledger import Ledger
 from ecluse.ports import Spans, StatusBoard, SubmitQueue, no_spans
 from ecluse.release.probe import PROBE_INTERVAL, Probe
+from ecluse.release.settle import Settle
 from ecluse.release.slices import MIN_SLEEP, Drain, Slices
 from ecluse.release.sweep import RESEND_AFTER, Sweep
 from ecluse.status import Mode
@@ -59,6 +60,7 @@ class Release:
         self._sweep = Sweep(ledger, queue, resend_after)
         self._probe = Probe(ledger, queue, self._owner, probe_after)
         self._slices = Slices(ledger, queue, self._owner)
+        self._settle = Settle(ledger, board)
         self._span = spans  # a run lasts up to a minute: its phases are traced apart
 
     def run(self) -> ReleaseReport:
@@ -86,6 +88,13 @@ class Release:
         wake, active = now + self._run, False
         report.holding, report.at_risk = [], {}
         for state in self._board.all():
+            if not state.settled:  # releases of an earlier epoch go back in line before anything else
+                with self._span("release.settle", system=state.system):
+                    self._settle.run(state, now)
+                state = self._board.get(state.system)  # with its new backlog
+                if not state.settled:  # held again meanwhile: settled at the next look
+                    active, wake = True, min(wake, now + timedelta(seconds=MIN_SLEEP))
+                    continue
             self._observe(state, now, report)
             drain = self._drain_for(state, drains, started)
             if drain is None:
