@@ -4,15 +4,21 @@ satisfy the ports they stand in for, so a method renamed or retyped on one side 
 from __future__ import annotations
 
 from ecluse.aws.customs_circuit import CircuitBreakingGateway
+from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import Clock, SystemClock
 from ecluse.fallback import FallbackProcedure
+from ecluse.feed_config import FeedStore, PageReader
+from ecluse.feeds_http import HttpPageReader
 from ecluse.gateway import CustomsGateway
 from ecluse.gateway.http import HttpGateway
+from ecluse.gateway.probe import GatewayProbe
 from ecluse.ledger import Ledger
 from ecluse.ports import StatusBoard, SubmitQueue, UrgentFallback
+from ecluse.windows import CustomsProbe, WindowStore
 from local.simulated import SimulatedCustoms
 from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
 
@@ -38,3 +44,12 @@ def gateways(http: HttpGateway, circuit: CircuitBreakingGateway, simulated: Simu
 
 def fallback(procedure: FallbackProcedure) -> None:
     _urgent: UrgentFallback = procedure
+
+
+def monitor(
+    windows: DynamoDbWindowStore, feeds: DynamoDbFeedStore, probe: GatewayProbe, pages: HttpPageReader
+) -> None:
+    _windows: WindowStore = windows
+    _feeds: FeedStore = feeds
+    _probe: CustomsProbe = probe
+    _pages: PageReader = pages

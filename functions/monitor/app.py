@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse.aws import tracing
 from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
@@ -15,6 +15,7 @@ from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.gateway_token import token_source
+from ecluse.aws.system_metrics import per_system
 from ecluse.clock import SystemClock, parse_iso
 from ecluse.config import MonitorSettings
 from ecluse.declarations import State
@@ -78,9 +79,7 @@ def _publish(seen: list[Gauges]) -> None:
         }
         for name, value in values.items():
             if value is not None:
-                with single_metric(name=name, unit=_UNITS.get(name, MetricUnit.Count), value=value,
-                                   default_dimensions={"system": g.system}):  # fmt: skip
-                    pass
+                per_system(name, g.system, value, _UNITS.get(name, MetricUnit.Count))
     worst = {
         "OldestHeldAgeMinutes": max((g.oldest_held_minutes or 0 for g in seen), default=0),
         "OldestSubmittedAgeMinutes": max((g.oldest_submitted_minutes or 0 for g in seen), default=0),

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -20,6 +20,7 @@ from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, d
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
+from ecluse.aws.system_metrics import per_system
 from ecluse.clock import SystemClock
 from ecluse.config import SubmitSettings
 from ecluse.detection import AutoDetection
@@ -68,12 +69,6 @@ class NoTimeLeft(Exception):
     """Too little of this invocation is left to send a declaration and record customs' answer."""
 
 
-def _per_system(name: str, system: str) -> None:
-    """The same count with the system as dimension: the dashboard draws one line per customs system."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, default_dimensions={"system": system}):
-        pass
-
-
 def submit(record: SQSRecord, lambda_context: Any) -> None:
     if lambda_context.get_remaining_time_in_millis() < settings.milliseconds_per_declaration:
         _postponed.add(record.message_id)
@@ -89,13 +84,13 @@ def submit(record: SQSRecord, lambda_context: Any) -> None:
         raise
     except SendingError:
         metrics.add_metric(name="SendingErrors", unit=MetricUnit.Count, value=1)
-        _per_system("SendingErrors", message["system"])
+        per_system("SendingErrors", message["system"])
         raise
     if result.action == "failed":
         queue.dead_letter(settings.submit_dead_letter_queue_url, record.body, message["system"], record.message_id)
     logger.info("submission", extra={"lrn": result.lrn, "action": result.action})
     metrics.add_metric(name=f"Submission{result.action.title()}", unit=MetricUnit.Count, value=1)
-    _per_system(f"Submission{result.action.title()}", message["system"])
+    per_system(f"Submission{result.action.title()}", message["system"])
 
 
 def _back_off(event: dict, failed: Collection[object]) -> None:
