@@ -42,7 +42,7 @@ parity: $(VENV)/.bootstrap-stamp
 bench: $(VENV)/.bootstrap-stamp
 	$(PY) -m tests.bench
 
-# the chaos suite at length: seeded storms on the embedded AWS, then busy borders on the local stack
+# the chaos suite at length: reproducible storms on the embedded AWS, then busy borders on the local stack
 soak: $(VENV)/.bootstrap-stamp
 	$(PY) -m tests.chaos.soak
 

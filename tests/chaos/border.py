@@ -2,7 +2,7 @@
 operator flipping one system at a time UNAVAILABLE then AVAILABLE, customs answering 503 for CDS two
 seconds out of every five; then everything AVAILABLE and the backlog left to drain.
 
-Used by the chaos suite (a short run in `make test`) and by `make soak` (longer, several seeds).
+Used by the chaos suite (a short run in `make test`) and by `make soak` (longer, several numbered runs).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def local_stack(log: Path, **environment: str) -> Iterator[Http]:
 
 @dataclass(frozen=True)
 class Border:
-    seed: int = 1
+    draw: int = 1
     erps: int = 6
     per_erp: int = 20
     down_seconds: float = 2.5
@@ -117,7 +117,7 @@ def run(http: Http, border: Border) -> BorderReport:
 
 
 def _erp(http: Http, border: Border, number: int, lodged: list[str], lock: threading.Lock) -> None:
-    rng = random.Random(border.seed * 1000 + number)
+    rng = random.Random(border.draw * 1000 + number)
     for _ in range(border.per_erp):
         body = declaration_body(system=rng.choice(SYSTEMS))
         status, answer = http("POST", "/declarations", body)

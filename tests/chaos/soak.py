@@ -1,4 +1,4 @@
-"""`make soak`: the chaos suite at length. Seeded storms on the embedded AWS (every fault the suite knows,
+"""`make soak`: the chaos suite at length. Reproducible storms on the embedded AWS (every fault the suite knows,
 many more steps), then busy borders on `make run`'s stack with real threads; each run ends with every
 guarantee checked over the whole ledger and customs' receipts. Prints the totals and exits non-zero on
 the first broken guarantee.
@@ -30,15 +30,15 @@ def storms(count: int, steps: int) -> dict[str, int]:
 
     totals = {"runs": 0, "declarations": 0, "crashes": 0, "flips": 0, "customs outages": 0, "duplicates": 0}
     with mock_aws():
-        for seed in range(100, 100 + count):
-            world = World(stack_name=f"soak{seed}")
+        for draw in range(100, 100 + count):
+            world = World(stack_name=f"soak{draw}")
             try:
-                report = storm(world, seed, steps)
+                report = storm(world, draw, steps)
                 world.settle()
                 problems = report.problems + check_all(world.observe())
             finally:
                 world.close()
-            _fail_on(problems, f"storm seed {seed}")
+            _fail_on(problems, f"storm draw {draw}")
             totals["runs"] += 1
             totals["declarations"] += report.lodged
             totals["crashes"] += report.crashes
@@ -46,7 +46,7 @@ def storms(count: int, steps: int) -> dict[str, int]:
             totals["customs outages"] += report.outages
             totals["duplicates"] += report.duplicates + report.late
             summary = f"{report.lodged} lodged, {report.crashes} crashes, {report.flips} flips"
-            print(f"- storm seed {seed}: {summary}: ok", flush=True)
+            print(f"- storm draw {draw}: {summary}: ok", flush=True)
     return totals
 
 
@@ -56,17 +56,17 @@ def borders(count: int) -> dict[str, int]:
 
     totals = {"runs": 0, "declarations": 0, "flips": 0, "customs outages": 0}
     with tempfile.TemporaryDirectory() as folder:
-        for seed in range(1, count + 1):
-            log = Path(folder) / f"border{seed}.log"
+        for draw in range(1, count + 1):
+            log = Path(folder) / f"border{draw}.log"
             with local_stack(log, CIRCUIT_RECOVERY_SECONDS="3", RESEND_AFTER_SECONDS="10") as http:
-                report = run(http, Border(seed=seed, erps=6, per_erp=40))
-            _fail_on(check_all(report.observation), f"border seed {seed}")
+                report = run(http, Border(draw=draw, erps=6, per_erp=40))
+            _fail_on(check_all(report.observation), f"border draw {draw}")
             totals["runs"] += 1
             totals["declarations"] += report.lodged
             totals["flips"] += report.flips
             totals["customs outages"] += report.customs_outages
             summary = f"{report.lodged} lodged, {report.flips} flips in {report.seconds:.0f} s"
-            print(f"- border seed {seed}: {summary}: ok", flush=True)
+            print(f"- border draw {draw}: {summary}: ok", flush=True)
     return totals
 
 

@@ -1,4 +1,4 @@
-"""A seeded storm: ERPs lodging, operators flipping statuses, customs failing, deliveries duplicated,
+"""A reproducible storm: ERPs lodging, operators flipping statuses, customs failing, deliveries duplicated,
 late or cut short by crashes, release runs crashing, all interleaved at random but reproducibly."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ OUTAGE_KINDS = ("server_error", "server_error", "connection_failed", "timeout")
 
 @dataclass
 class StormReport:
-    seed: int
+    draw: int
     steps: int
     lodged: int = 0
     flips: int = 0
@@ -27,9 +27,9 @@ class StormReport:
     problems: list[str] = field(default_factory=list)
 
 
-def storm(world: World, seed: int, steps: int) -> StormReport:
-    rng = random.Random(seed)
-    report = StormReport(seed, steps)
+def storm(world: World, draw: int, steps: int) -> StormReport:
+    rng = random.Random(draw)
+    report = StormReport(draw, steps)
     held_by_operator: set[str] = set()
     for step in range(steps):
         roll = rng.random()

@@ -12,6 +12,6 @@ pytestmark = pytest.mark.e2e
 
 def test_busy_border_loses_nothing_and_keeps_receipt_order(tmp_path) -> None:
     with local_stack(tmp_path / "stack.log", CIRCUIT_RECOVERY_SECONDS="3", RESEND_AFTER_SECONDS="10") as http:
-        report = run(http, Border(seed=1, erps=6, per_erp=20))
+        report = run(http, Border(draw=1, erps=6, per_erp=20))
     assert report.lodged == 120
     assert check_all(report.observation) == [], report

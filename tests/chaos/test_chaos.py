@@ -56,12 +56,12 @@ def test_a_release_cut_short_between_ledger_and_queue_keeps_receipt_order(world:
     assert check_all(world.observe()) == []
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_storm_keeps_every_guarantee(seed: int) -> None:
+@pytest.mark.parametrize("draw", [1, 2, 3])
+def test_storm_keeps_every_guarantee(draw: int) -> None:
     with mock_aws():
-        world = World(stack_name=f"storm{seed}")
+        world = World(stack_name=f"storm{draw}")
         try:
-            report = storm(world, seed, steps=220)
+            report = storm(world, draw, steps=220)
             assert report.problems == []
             world.settle()
             assert check_all(world.observe()) == [], report
