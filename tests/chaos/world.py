@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ class World:
             "MAX_SENDING_ATTEMPTS": "20",
             "RESEND_AFTER_SECONDS": "1",
             "CUSTOMS_GATEWAY_SETTLE_SECONDS": "1",
+            # the template says INFO; a storm's thousands of lines are noise: the environment decides
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
         self.api = load("api", {**self.resources.env("api"), **environment})
         self.submit = load("submit", {**self.resources.env("submit"), **environment})
