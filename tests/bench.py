@@ -159,6 +159,8 @@ def cold_start() -> list[str]:
         "DECLARATIONS_TABLE": "d",
         "SYSTEMS_TABLE": "s",
         "SUBMIT_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/0/q.fifo",
+        "SUBMIT_DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/0/dlq.fifo",
+        "EVENT_BUS_NAME": "ecluse-events",
         "CUSTOMS_GATEWAY_URL": "http://127.0.0.1:9",
     }
     by_id = _lambda_functions()
