@@ -84,13 +84,8 @@ class DynamoDbFeedStore:
             "ExpressionAttributeValues": {":p": to_value(PARTITION)},
             "ConsistentRead": True,
         }
-        found: list[Feed] = []
-        while True:
-            answer = self._db.query(**query)
-            found += [_feed(item) for item in answer.get("Items", [])]
-            if "LastEvaluatedKey" not in answer:
-                return found
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        pages = self._db.get_paginator("query").paginate(**query)
+        return [_feed(item) for page in pages for item in page.get("Items", [])]
 
     def delete(self, name: str) -> bool:
         answer = self._db.delete_item(TableName=self._table, Key=self._key(name), ReturnValues="ALL_OLD")

@@ -97,10 +97,5 @@ class DynamoDbWindowStore:
             query["KeyConditionExpression"] += " AND begins_with(#r, :prefix)"
             query["ExpressionAttributeNames"]["#r"] = "record"
             query["ExpressionAttributeValues"][":prefix"] = to_value(prefix)
-        found: list[Window] = []
-        while True:
-            answer = self._db.query(**query)
-            found += [_window(item) for item in answer.get("Items", [])]
-            if "LastEvaluatedKey" not in answer:
-                return found
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        pages = self._db.get_paginator("query").paginate(**query)
+        return [_window(item) for page in pages for item in page.get("Items", [])]
