@@ -19,6 +19,7 @@ from ecluse.aws import tracing
 from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
+from ecluse.aws.gateway_token import token_source
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.aws.system_metrics import per_system
 from ecluse.clock import SystemClock
@@ -33,16 +34,6 @@ metrics = Metrics()
 settings = SubmitSettings.from_env()
 
 
-def _gateway_token(refresh: bool) -> str | None:
-    """Asked on every call to customs: cached for five minutes, read afresh after a 401 (a rotation)."""
-    if not settings.customs_gateway_token_parameter:
-        return None
-    from aws_lambda_powertools.utilities import parameters  # only where a token is configured
-
-    name = settings.customs_gateway_token_parameter
-    return parameters.get_parameter(name, decrypt=True, max_age=300, force_fetch=refresh)
-
-
 _dynamodb = boto3.client("dynamodb")
 _clock = SystemClock()
 _detection = AutoDetection(DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock)
@@ -50,7 +41,11 @@ queue = SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url)
 submission = Submission(
     DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
     CircuitBreakingGateway(
-        HttpGateway(settings.customs_gateway_url, _gateway_token, settings.customs_gateway_timeout_seconds),
+        HttpGateway(
+            settings.customs_gateway_url,
+            token_source(settings.customs_gateway_token_parameter),
+            settings.customs_gateway_timeout_seconds,
+        ),
         dynamodb_persistence(_dynamodb, settings.systems_table),
         _detection,
         circuit_config(settings.circuit_failure_threshold, settings.circuit_recovery_seconds),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecluse.aws.items import from_item, to_item, to_value
+from ecluse.aws.items import from_item, partition_query, to_item, to_value
 from ecluse.clock import iso, parse_iso
 from ecluse.feed_config import Component, Feed, FeedChanged, Seen
 
@@ -77,13 +77,7 @@ class DynamoDbFeedStore:
         return _feed(answer["Item"]) if "Item" in answer else None
 
     def all(self) -> list[Feed]:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#s = :p",
-            "ExpressionAttributeNames": {"#s": "system"},
-            "ExpressionAttributeValues": {":p": to_value(PARTITION)},
-            "ConsistentRead": True,
-        }
+        query = partition_query(self._table, PARTITION)
         pages = self._db.get_paginator("query").paginate(**query)
         return [_feed(item) for page in pages for item in page.get("Items", [])]
 

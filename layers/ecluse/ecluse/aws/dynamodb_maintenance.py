@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecluse.aws.items import from_item, to_item, to_value
+from ecluse.aws.items import from_item, partition_query, to_item, to_value
 from ecluse.clock import iso, parse_iso
 from ecluse.windows import OPEN, Window, WindowChanged, WindowState
 
@@ -86,16 +86,6 @@ class DynamoDbWindowStore:
 
     def _query(self, prefix: str | None) -> list[Window]:
         """The windows whose key starts with `prefix` (one system's), or every window."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#s = :p",
-            "ExpressionAttributeNames": {"#s": "system"},
-            "ExpressionAttributeValues": {":p": to_value(PARTITION)},
-            "ConsistentRead": True,
-        }
-        if prefix:
-            query["KeyConditionExpression"] += " AND begins_with(#r, :prefix)"
-            query["ExpressionAttributeNames"]["#r"] = "record"
-            query["ExpressionAttributeValues"][":prefix"] = to_value(prefix)
+        query = partition_query(self._table, PARTITION, prefix)
         pages = self._db.get_paginator("query").paginate(**query)
         return [_window(item) for page in pages for item in page.get("Items", [])]

@@ -53,3 +53,20 @@ def _dynamo(value: Any) -> Any:
 def system_key(system: str) -> dict[str, Any]:
     """The key of `system`'s STATUS item in the systems table."""
     return to_item({"system": system, "record": STATUS_RECORD})
+
+
+def partition_query(table: str, partition: str, prefix: str | None = None) -> dict[str, Any]:
+    """A consistent query of one partition of the systems table (windows, feeds), or of the keys in it
+    that start with `prefix`; page it with the client's `query` paginator."""
+    query: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#s = :p",
+        "ExpressionAttributeNames": {"#s": "system"},
+        "ExpressionAttributeValues": {":p": to_value(partition)},
+        "ConsistentRead": True,
+    }
+    if prefix:
+        query["KeyConditionExpression"] += " AND begins_with(#r, :prefix)"
+        query["ExpressionAttributeNames"]["#r"] = "record"
+        query["ExpressionAttributeValues"][":prefix"] = to_value(prefix)
+    return query
