@@ -1,0 +1,49 @@
+"""Who may call which route: two roles, each an OAuth2 scope (Cognito) or a managed policy (IAM).
+
+The one table the template's scopes and policies, the local stack's token check and the console are
+checked against (tests/unit/test_access.py). An operator holds both scopes: operators see every
+declaration, an ERP sees its own.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ERP = "erp"  # lodges and follows its own declarations
+    OPERATOR = "operator"  # runs the customs systems' statuses, the release and the fallback in bulk
+
+
+SCOPES: dict[Role, str] = {Role.ERP: "ecluse/declarations", Role.OPERATOR: "ecluse/operations"}
+
+# (method, API Gateway resource path) -> the role whose scope the route requires
+ROUTES: dict[tuple[str, str], Role] = {
+    ("POST", "/declarations"): Role.ERP,
+    ("GET", "/declarations"): Role.ERP,
+    ("GET", "/declarations/{lrn}"): Role.ERP,
+    ("DELETE", "/declarations/{lrn}"): Role.ERP,
+    ("POST", "/declarations/{lrn}/emergency"): Role.ERP,
+    ("POST", "/declarations/{lrn}/physical-control"): Role.ERP,
+    ("GET", "/declarations/{lrn}/fallback-document"): Role.ERP,
+    ("GET", "/openapi.json"): Role.ERP,
+    ("GET", "/systems"): Role.OPERATOR,
+    ("GET", "/systems/{system}"): Role.OPERATOR,
+    ("PUT", "/systems/{system}/status"): Role.OPERATOR,
+    ("PUT", "/systems/{system}/release"): Role.OPERATOR,
+    ("POST", "/systems/{system}/emergency"): Role.OPERATOR,
+    ("POST", "/systems/{system}/maintenance"): Role.OPERATOR,
+    ("GET", "/systems/{system}/maintenance"): Role.OPERATOR,
+    ("PATCH", "/systems/{system}/maintenance/{id}"): Role.OPERATOR,
+    ("DELETE", "/systems/{system}/maintenance/{id}"): Role.OPERATOR,
+    ("PUT", "/feeds/{feed}"): Role.OPERATOR,
+    ("GET", "/feeds"): Role.OPERATOR,
+    ("GET", "/feeds/{feed}"): Role.OPERATOR,
+    ("DELETE", "/feeds/{feed}"): Role.OPERATOR,
+}
+
+
+def scope_for(method: str, resource: str) -> str | None:
+    """The scope a route requires, or None for a route this table does not know."""
+    role = ROUTES.get((method.upper(), resource))
+    return SCOPES[role] if role else None
