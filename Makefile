@@ -58,6 +58,12 @@ bench: $(VENV)/.bootstrap-stamp
 soak: $(VENV)/.bootstrap-stamp
 	$(PY) -m tests.chaos.soak
 
+# an incident's timeline (docs/incidents/) through the real lodging and release code on a simulated clock;
+# its picture (PNG) is written beside it
+replay: $(VENV)/.bootstrap-stamp
+	@test -n "$(INCIDENT)" || { echo "usage: make replay INCIDENT=docs/incidents/<file>.json"; exit 2; }
+	$(PY) -m tests.replay $(INCIDENT)
+
 fuzz: $(VENV)/.bootstrap-stamp
 	$(PY) -m local.fuzz
 
