@@ -173,7 +173,8 @@ function renderDrain(system, now) {
   const wanted = whatIfRate(system);
   const current = outlook(system, rate, now);
   const range = $("whatif-range");
-  range.max = String(Math.min(MAX_RATE, Math.max(600, rate * 2, wanted * 2, (current.needed || 0) * 2)));
+  // the slider's reach: four times the current rate or twice the rate the deadline needs (type for more)
+  range.max = String(Math.min(MAX_RATE, Math.max(600, rate * 4, (current.needed || 0) * 2)));
   range.value = String(wanted);
   if (state.whatIf === null) $("whatif-rate").value = String(wanted); // never what the operator typed
   state.scale = draw($("drain-chart"), system, rate, wanted, now);
@@ -396,7 +397,7 @@ function wire() {
   $("release-form").addEventListener("submit", releaseSubmitted);
   $("bulk-form").addEventListener("submit", bulkFallback);
   $("pdf-form").addEventListener("submit", (e) => { e.preventDefault(); pdf(e.target.elements.lrn.value.trim()); });
-  $("fallback").addEventListener("click", (e) => e.target.dataset.lrn && pdf(e.target.dataset.lrn));
+  $("fallback").addEventListener("click", (e) => pdf(e.target.closest("button.pdf")?.dataset.lrn));
   $("held-next").addEventListener("click", () => { state.heldPage += 1; refresh(); });
   $("held-first").addEventListener("click", () => { state.heldPage = 0; state.heldTokens = [null]; refresh(); });
   $("sign-out").addEventListener("click", () => { api.signOut(); refresh(); });
