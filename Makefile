@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test lint typecheck parity bench soak fuzz openapi deploy clean
+.PHONY: run test lint typecheck browser parity bench soak fuzz openapi replay screenshots deploy clean
 
 $(VENV)/.bootstrap-stamp: requirements-dev.txt layers/runtime/requirements.txt layers/pdf/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
@@ -32,9 +32,21 @@ typecheck: $(VENV)/.bootstrap-stamp
 	for handler in functions/*/app.py; do MYPYPATH=layers/ecluse $(VENV)/bin/mypy $$handler || exit 1; done
 	MYPYPATH=layers/ecluse $(VENV)/bin/mypy tests/typed_ports.py
 
+# The console's browser test drives Debian's Chromium through its driver: installed here where missing
+# (as root, or with sudo), never downloaded by a test tool.
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		echo "installing Debian's chromium and chromium-driver (the console's browser test)"; \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 # tests/integration/test_deploy_parity.py runs the parity check inside the suite; `make parity` prints it
-test: lint
+test: lint browser
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# the console's screenshots in the README, from its browser test
+screenshots: $(VENV)/.bootstrap-stamp browser
+	CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest -q tests/e2e/test_console.py
 
 parity: $(VENV)/.bootstrap-stamp
 	$(PY) -m local.parity
@@ -45,6 +57,12 @@ bench: $(VENV)/.bootstrap-stamp
 # the chaos suite at length: reproducible storms on the embedded AWS, then busy borders on the local stack
 soak: $(VENV)/.bootstrap-stamp
 	$(PY) -m tests.chaos.soak
+
+# an incident's timeline (docs/incidents/) through the real lodging and release code on a simulated clock;
+# its picture (PNG) is written beside it
+replay: $(VENV)/.bootstrap-stamp
+	@test -n "$(INCIDENT)" || { echo "usage: make replay INCIDENT=docs/incidents/<file>.json"; exit 2; }
+	$(PY) -m tests.replay $(INCIDENT)
 
 fuzz: $(VENV)/.bootstrap-stamp
 	$(PY) -m local.fuzz

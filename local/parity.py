@@ -31,6 +31,16 @@ SAMPLE_EVENTS = {
     "monitor": ("monitor-schedule.json", lambda answer: answer == {"maintenance": [], "feeds": []}),
     "publish": ("publish-declaration-change.json", lambda answer: answer == {"batchItemFailures": []}),
 }
+# Further events for one function: files a handler reads at run time (the console's, beside the API's
+# handler) are checked to ship in its build.
+MORE_EVENTS = {
+    "api": [
+        (
+            "api-console-page.json",
+            lambda answer: answer.get("statusCode") == 200 and "<html" in str(answer.get("body")),
+        )
+    ],
+}
 FORBIDDEN = ("local", "tests", "moto", "samtranslator", "simulated")  # nothing local-only ships
 
 
@@ -81,7 +91,19 @@ def check(template_text: str | None = None, build: bool = True) -> Report:
             if result.init_seconds:
                 imported = f"import {result.init_seconds:.2f} s, first invocation {result.invoke_seconds or 0:.2f} s"
             report.lines.append(f"{logical_id}: {imported}, invoked with events/{event_file}: {state}")
+            _more_events(function, short, overrides, report)
     return report
+
+
+def _more_events(function: Function, short: str, overrides: dict[str, str], report: Report) -> None:
+    for event_file, expected in MORE_EVENTS.get(short, []):
+        result = function.run(json.loads((ROOT / "events" / event_file).read_text()), overrides)
+        answered = result.ok and expected(result.answer)
+        name = f"{function.logical_id}: events/{event_file}"
+        if not answered:
+            report.problems.append(f"{name}: {result.error_line or str(result.answer)[:300]}")
+        state = "OK" if answered else "FAILED"
+        report.lines.append(f"{function.logical_id}: invoked with events/{event_file}: {state}")
 
 
 def _inspect_packages(by_id: dict[str, Function], report: Report) -> None:

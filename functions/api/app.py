@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from functools import cache
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import boto3
@@ -274,6 +276,46 @@ def openapi() -> Response[dict[str, Any]]:
         content_types.APPLICATION_JSON,
         json.loads(app.get_openapi_json_schema(title="Écluse", version="1.0.0")),
     )
+
+
+# The operator console: static files beside this handler (they ship in this function's build only), read
+# when first asked for, never at import. They carry no data: the page calls the API above like any client.
+CONSOLE = FilePath(__file__).parent / "console"
+CONSOLE_FILES = {  # GET /console/{name}; the page itself is GET /console
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "api.js": "text/javascript; charset=utf-8",
+    "drain.js": "text/javascript; charset=utf-8",
+    "view.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+CONSOLE_HEADERS = {
+    # its own files and its own API only: no CDN, no inline script, nothing framed or leaked elsewhere
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+@cache
+def _console_file(name: str) -> str:
+    return (CONSOLE / name).read_text(encoding="utf-8")
+
+
+@app.get("/console", summary="The operator console (HTML)", include_in_schema=False)
+def console_page() -> Response[str]:
+    return Response(200, "text/html; charset=utf-8", _console_file("index.html"), headers=CONSOLE_HEADERS)
+
+
+@app.get("/console/<name>", summary="The operator console's scripts and style", include_in_schema=False)
+def console_file(name: str) -> Response[str]:
+    if name not in CONSOLE_FILES:
+        raise EcluseError(
+            "console_file_not_found", f"the console has no file {name!r}; open GET /console", http_status=404
+        )
+    return Response(200, CONSOLE_FILES[name], _console_file(name), headers=CONSOLE_HEADERS)
 
 
 def _refuse_early(event: dict) -> dict | None:

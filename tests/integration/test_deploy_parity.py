@@ -21,6 +21,8 @@ def test_every_handler_imports_and_answers_as_deployed(report):
     assert report.ok, report.text()
     assert set(report.invocations) == set(FUNCTIONS.values())
     assert report.invocations["ApiFunction"].answer["statusCode"] == 202
+    # the console's files, read at run time beside the API's handler, ship in its build
+    assert "ApiFunction: invoked with events/api-console-page.json: OK" in report.lines
 
 
 def test_compiled_packages_ship_as_arm64_builds(report):

@@ -91,3 +91,16 @@ def test_concurrent_status_change_is_refused_not_lost(board, clock):
         racing.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
     assert refused.value.http_status == 409
     assert board.get("DELTA_G").status is Status.UNAVAILABLE
+
+
+def test_one_system_says_what_its_policy_asks_of_the_operator(api):
+    """The console's outage form tells the evidence the fallback needs from these figures."""
+    _, delta = api.call("GET", "/systems/DELTA_G")
+    assert delta["policy"]["reintegration_hours"] == 24
+    assert delta["policy"]["evidence"]["SELF_TRIGGERED"] == "da_number"
+    assert delta["policy"]["evidence"]["CID_ALERT"] == "cid_alert"
+    assert delta["policy"]["sends_through"] == []
+    _, dms = api.call("GET", "/systems/DMS_NL")
+    assert (dms["policy"]["fallback_urgent_only"], dms["policy"]["sends_through"]) == (True, ["MAINTENANCE"])
+    assert dms["policy"]["reintegration_hours"] is None
+    assert dms["policy"]["sources"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ecluse.access import ROUTES, SCOPES, Role, scope_for
+from samtranslator.yaml_helper import yaml_parse
+
+from ecluse.access import OPEN_ROUTES, ROUTES, SCOPES, Role, scope_for
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -16,7 +18,21 @@ def _template_routes() -> set[tuple[str, str]]:
 
 
 def test_every_template_route_has_a_role_and_every_role_route_is_in_the_template() -> None:
-    assert _template_routes() == set(ROUTES)
+    assert _template_routes() == set(ROUTES) | OPEN_ROUTES
+    assert not set(ROUTES) & OPEN_ROUTES
+
+
+def test_the_open_routes_are_exactly_the_template_routes_without_an_authorizer() -> None:
+    """A route opened in the template and not here (or the other way round) fails: opening one is a decision."""
+    events = yaml_parse(TEMPLATE.read_text())["Resources"]["ApiFunction"]["Properties"]["Events"]
+    unauthenticated = {
+        (e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+        for e in events.values()
+        if e["Type"] == "Api" and e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+    }
+    assert unauthenticated == OPEN_ROUTES
+    assert all(path.startswith("/console") and method == "GET" for method, path in OPEN_ROUTES)
+    assert scope_for("GET", "/console") is None
 
 
 def test_operator_routes_are_the_systems_and_feeds_routes() -> None:

@@ -42,6 +42,11 @@ ROUTES: dict[tuple[str, str], Role] = {
     ("DELETE", "/feeds/{feed}"): Role.OPERATOR,
 }
 
+# Routes anyone may call, signed in or not: the operator console's static page and files. They carry no
+# data (every figure the page shows comes from the routes above, with the caller's own credentials), and
+# the console must load before sign-in: Cognito's hosted UI redirects the operator to it with a token.
+OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/console"), ("GET", "/console/{name}")})
+
 
 def scope_for(method: str, resource: str) -> str | None:
     """The scope a route requires, or None for a route this table does not know."""

@@ -12,6 +12,7 @@ from ecluse.clock import Clock, iso
 from ecluse.declarations import CalendarAwareDatetime
 from ecluse.drain import outlook
 from ecluse.errors import EcluseError, FieldProblem
+from ecluse.policies import Policy
 from ecluse.ports import StatusBoard
 from ecluse.status import Source, Status
 from ecluse.systems import StatusChange, SystemState
@@ -72,6 +73,19 @@ def view(state: SystemState, now: datetime, oldest_held_at: datetime | None = No
     }
 
 
+def continuity(policy: Policy) -> dict[str, Any]:
+    """What a system's continuity policy asks of its operator (the console's forms say it): the evidence
+    each outage source needs for the fallback, the sources the authority buffers, the re-integration delay."""
+    return {
+        "reintegration_hours": policy.reintegration.deadline_hours,
+        "fallback_allowed": policy.fallback.allowed,
+        "fallback_urgent_only": policy.fallback.urgent_only,
+        "evidence": {source.value: kind.value for source, kind in policy.fallback.evidence.items() if kind},
+        "sends_through": sorted(source.value for source in policy.passable_sources),
+        "sources": list(policy.sources),
+    }
+
+
 class Operations:
     def __init__(self, board: StatusBoard, clock: Clock, oldest_held: OldestHeld) -> None:
         self._board = board
@@ -87,7 +101,8 @@ class Operations:
 
     def get(self, system: str) -> dict[str, Any]:
         systems.lookup(system)
-        return {**self._view(self._board.get(system)), "history": self._board.history(system)}
+        state = self._board.get(system)
+        return {**self._view(state), "policy": continuity(state.policy), "history": self._board.history(system)}
 
     def set_status(self, system: str, request: StatusRequest) -> dict[str, Any]:
         systems.lookup(system)

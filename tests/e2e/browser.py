@@ -1,0 +1,80 @@
+"""Headless Chromium from Debian's packages (`make`'s bootstrap installs chromium and chromium-driver),
+driven by Selenium through chromedriver: nothing is downloaded at test time."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# Flags that work as root on a machine with no screen and a closed network: without the background
+# networking ones Chromium tries Google's hosts at every start.
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+DESKTOP = (1280, 800)
+PHONE = (390, 844)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing: `make browser` installs them (apt)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="ecluse-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, f"--user-data-dir={profile}", "--window-size=1280,800"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        viewport(driver, *DESKTOP)
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def viewport(driver: Any, width: int, height: int) -> None:
+    """The page's viewport itself (the window's size would include the browser's frame)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+
+
+def wait(driver: Any, what: str, condition: Callable[[Any], Any], seconds: float = 20) -> Any:
+    """Wait for a condition in the page (polled by Selenium); fail saying what did not happen."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
+    except TimeoutException:
+        message = driver.execute_script("return document.getElementById('message')?.textContent || ''")
+        pytest.fail(f"not {what} after {seconds} s (the console says: {message!r})")
+
+
+def whole_element_screenshot(driver: Any, element_id: str, path: Path, width: int = DESKTOP[0]) -> None:
+    """A screenshot of one element however tall: the viewport grows to the page's height for it."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    viewport(driver, width, height)
+    driver.find_element("id", element_id).screenshot(str(path))
+    viewport(driver, width, DESKTOP[1])
