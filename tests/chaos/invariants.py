@@ -20,6 +20,10 @@ class Receipt:
     lrn: str
     system: str
     mrn: str | None
+    # whether the declaration had been held when customs received it (None: not recorded, then "ever held"
+    # stands in). One that reached customs on the fast path and was held afterwards while its answer was
+    # awaited is not a held declaration overtaking an older one: its place at customs was taken before.
+    held_before: bool | None = None
 
 
 @dataclass
@@ -82,11 +86,12 @@ def at_most_once(seen: Observation, ledger: dict[str, dict]) -> list[str]:
 
 
 def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[str]:
-    """Per system, a declaration that was ever held reached customs after every declaration of its system
+    """Per system, a declaration held before it reached customs got there after every declaration of its system
     received before it (that reached customs at all). Fallback declarations are re-integrated in their own
     line: in France before any held one (the fallback policy's restricted_goods_first), so each line is
     checked on its own."""
     position = {r.lrn: i for i, r in enumerate(seen.received)}
+    held_when_received = {r.lrn: r.held_before for r in seen.received if r.held_before is not None}
     lines: dict[tuple[str, bool], list[dict]] = defaultdict(list)
     for record in ledger.values():
         if record["lrn"] in position:
@@ -97,7 +102,7 @@ def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[st
         records.sort(key=lambda r: (r["received_at"], r["lrn"]))
         latest_before: dict | None = None  # the one received earlier that reached customs last
         for record in records:
-            held = any(h["state"] in HELD_STATES for h in record["history"])
+            held = held_when_received.get(record["lrn"], any(h["state"] in HELD_STATES for h in record["history"]))
             if held and latest_before and position[latest_before["lrn"]] > position[record["lrn"]]:
                 problems.append(
                     f"{system}: {record['lrn']} (received {record['received_at']}, held) reached customs before "

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -107,7 +108,8 @@ class CircuitCustoms:
         self.sent_while_held: list[str] = []
         # every lodgement customs took in, in order, duplicates included (the simulated customs answers a
         # second one with duplicate_lrn and keeps only the first in its own `received`)
-        self.reached: list[tuple[str, str, str | None]] = []  # (lrn, system, mrn)
+        self.reached: list[tuple[str, str, str | None, bool]] = []  # (lrn, system, mrn, held before)
+        self.was_held: Callable[[str], bool] = lambda lrn: True  # the machine tells from its ledger
         self.refused = 0
 
     # the gateway
@@ -128,7 +130,7 @@ class CircuitCustoms:
                 f"{lodgement.lrn} reached {lodgement.system} while it was {state.status} ({state.source}), held"
             )
         outcome = self.customs.lodge(lodgement)  # raises SendingError while customs is down: not received
-        self.reached.append((lodgement.lrn, lodgement.system, outcome.mrn))
+        self.reached.append((lodgement.lrn, lodgement.system, outcome.mrn, self.was_held(lodgement.lrn)))
         if lodgement.system in self.lose_answer:
             self.lose_answer.discard(lodgement.system)
             raise SendingError("timeout", "customs received it; its answer was lost")

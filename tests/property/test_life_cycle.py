@@ -61,6 +61,7 @@ class LifeCycle(RuleBasedStateMachine):
         self.sim = SimulatedCustoms()
         self.detection = AutoDetection(self.board, self.clock)
         self.customs = CircuitCustoms(self.sim, self.board, self.clock, self.detection)
+        self.customs.was_held = lambda lrn: any(h.state is State.QUEUED for h in self.store.records[lrn].history)
         self.sqs = FifoSqs(self.clock)
         self.queue = SqsSubmitQueue(self.sqs, "submit.fifo")
         self.fallback = FallbackProcedure(self.ledger, self.board, self.clock)
@@ -299,7 +300,7 @@ class LifeCycle(RuleBasedStateMachine):
         return Observation(
             ledger=ledger,
             counters=counters,
-            received=[Receipt(lrn, system, mrn) for lrn, system, mrn in self.customs.reached],
+            received=[Receipt(*reached) for reached in self.customs.reached],
             lodged=[b["lrn"] for b in self.bodies],
             rate_per_minute=self.config.rate_per_minute,
             burst=self.config.burst,
@@ -374,3 +375,45 @@ def test_a_redelivered_message_of_an_earlier_release_does_not_jump_the_line() ->
     # settle: one release run sends P-00000 and P-00001 again, behind P-00001's old message, which is
     # delivered first and finds P-00001 RELEASED in the current epoch: customs gets P-00001 first
     assert _strict_check(machine) == []
+
+
+def test_a_possibly_lodged_declaration_held_afterwards_does_not_count_as_overtaking() -> None:
+    """P-00002's fast-path send is lost; P-00003 reaches customs on the fast path, its answer lost, and is
+    held while its lodgement is in doubt. The drain then sends P-00002, and customs' lookup finds P-00003:
+    P-00003 took its place at customs before it was ever held, so no held declaration overtook an older one
+    (the check once counted any later hold)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.lodge_still_more(system=0)
+    machine.lodge_still_more(system=0)
+    machine.deliver_more(system=0)
+    machine.meanwhile(what="send lost")
+    machine.deliver_more(system=0)
+    machine.lodge_still_more(system=0)  # P-00002: RELEASED, its message lost
+    machine.customs_fault(fault="answer_lost", system=0)
+    machine.lodge_still_more(system=0)  # P-00003: fast path, received by customs, its answer lost
+    machine.deliver_more(system=0)
+    machine.operator(change=Source.OPERATOR, system=0)
+    machine.deliver_more(system=0)  # P-00003 held while in doubt
+    assert machine.store.records["P-00003"].state is State.QUEUED
+    assert [r[0] for r in machine.customs.reached] == ["P-00000", "P-00001", "P-00003"]
+    assert _strict_check(machine) == []
+    assert [r[0] for r in machine.customs.reached][-1] == "P-00002"
+    assert machine.store.records["P-00003"].state is State.ACCEPTED
+
+
+def test_a_declaration_held_before_it_reaches_customs_is_still_checked() -> None:
+    """The check's other side: the same inversion with the younger one held before customs saw it is a
+    problem (the checker is fed a made-up order)."""
+    from tests.chaos.invariants import held_in_receipt_order
+
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.operator(change=Source.OPERATOR, system=0)
+    machine.lodge_still_more(system=0)
+    machine.lodge_still_more(system=0)
+    machine.operator(change="AVAILABLE", system=0)
+    assert _strict_check(machine) == []
+    seen = machine.observe()
+    seen.received.reverse()
+    assert held_in_receipt_order(seen, seen.ledger)
