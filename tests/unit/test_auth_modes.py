@@ -134,3 +134,14 @@ def test_without_the_language_extensions_the_sam_transform_refuses_the_template(
     monkeypatch.setattr(local.infra, "choose_branches", lambda template, parameters: template)
     with pytest.raises(InvalidDocumentException, match="Auth"):
         translated()
+
+
+def test_no_secret_is_a_parameter_the_language_extensions_would_write_into_the_template() -> None:
+    # the transform puts parameters' values in place of their Refs in the processed template, which anyone
+    # allowed cloudformation:GetTemplate reads: a secret comes from Secrets Manager, by a dynamic reference
+    from samtranslator.yaml_helper import yaml_parse
+
+    written = yaml_parse(TEMPLATE.read_text())
+    assert not [name for name, p in written["Parameters"].items() if p.get("NoEcho")]
+    webhook = written["Resources"]["WebhookConnection"]["Properties"]["AuthParameters"]["ApiKeyAuthParameters"]
+    assert webhook["ApiKeyValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${ErpWebhookSecretName}:SecretString}}"}
