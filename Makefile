@@ -2,18 +2,26 @@
 SHELL := /bin/bash
 PORT ?= 3000
 VENV := .venv
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 # Lambda runs python3.12; find one that really runs (pyenv shims may exist without the version).
 PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run test lint typecheck browser parity bench soak fuzz openapi replay screenshots deploy clean
+.PHONY: run test lint security typecheck browser parity bench soak fuzz openapi replay screenshots deploy clean
 
 $(VENV)/.bootstrap-stamp: requirements-dev.txt layers/runtime/requirements.txt layers/pdf/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
 	$(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.bootstrap-stamp: requirements-checkov.txt
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it (e.g. apt-get install python3.12 or pyenv install 3.12)"; exit 1; }
+	$(PYTHON312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 run: $(VENV)/.bootstrap-stamp
@@ -24,6 +32,13 @@ lint: $(VENV)/.bootstrap-stamp
 	$(MAKE) --no-print-directory typecheck
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 PATH=$(dir $(PYTHON312)):$$PATH AWS_DEFAULT_REGION=eu-west-3 $(VENV)/bin/sam validate --lint --template template.yaml
+	$(MAKE) --no-print-directory security
+
+# checkov on the template (each skip justified next to its resource), bandit on what ships; pip-audit on the
+# layers' pins runs in the suite (tests/unit/test_security_checks.py), which says when it could not ask
+security: $(VENV)/.bootstrap-stamp $(CHECKOV_VENV)/.bootstrap-stamp
+	$(VENV)/bin/bandit --quiet --recursive layers/ecluse functions
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
 # The package strictly; each handler on its own (they are all `app`), not strictly; and tests/typed_ports.py,
 # which asserts the adapters and the in-memory twins satisfy the ports.
@@ -74,4 +89,4 @@ deploy: $(VENV)/.bootstrap-stamp
 	PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam build && PATH=$(dir $(PYTHON312)):$$PATH $(VENV)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

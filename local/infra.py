@@ -30,7 +30,9 @@ class _NoManagedPolicies:
         return {}
 
 
-def translated(region: str = "eu-west-3") -> dict[str, Any]:
+def translated(region: str = "eu-west-3", parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template as CloudFormation deploys it with these parameter values (the defaults otherwise): the
+    AWS::LanguageExtensions transform's choice of Fn::If branches first, then the SAM transform."""
     from samtranslator.translator.transform import transform
     from samtranslator.yaml_helper import yaml_parse
 
@@ -41,15 +43,69 @@ def translated(region: str = "eu-west-3") -> dict[str, Any]:
             properties["CodeUri"] = "s3://local-placeholder/code.zip"
         if resource["Type"] == "AWS::Serverless::LayerVersion":
             properties["ContentUri"] = "s3://local-placeholder/layer.zip"
+    template = choose_branches(template, parameters or {})
     previous = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = region
     try:
-        return transform(template, {}, _NoManagedPolicies())
+        return transform(template, dict(parameters or {}), _NoManagedPolicies())
     finally:
         if previous is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
         else:
             os.environ["AWS_DEFAULT_REGION"] = previous
+
+
+# Conditions the AWS::LanguageExtensions transform must settle before the SAM transform (decision 15)
+DECIDED_BEFORE_SAM = frozenset({"AuthMode"})
+
+
+def choose_branches(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """What AWS::LanguageExtensions does before the SAM transform that this template relies on: each Fn::If
+    whose condition reads only the auth mode (or parameters given here) becomes the branch it picks, a branch
+    of AWS::NoValue removes the property. The transform settles the other Fn::If too, CloudFormation would
+    otherwise: left as they are, the checks of the functions' policies see every branch. (SAM CLI's own
+    implementation of the transform is not used: it turns a `!Sub` naming a resource attribute into a plain
+    string.)"""
+    values = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+    values.update(parameters)
+    decided = DECIDED_BEFORE_SAM | set(parameters)
+    definitions = template.get("Conditions", {})
+    logic = {
+        "Fn::Equals": lambda args: evaluate(args[0]) == evaluate(args[1]),
+        "Fn::Not": lambda args: not evaluate(args[0]),
+        "Fn::And": lambda args: all(evaluate(a) for a in args),
+        "Fn::Or": lambda args: any(evaluate(a) for a in args),
+        "Condition": lambda name: evaluate(definitions[name]),
+        "Ref": lambda name: values[name],
+    }
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in logic:
+            [(key, args)] = node.items()
+            return logic[key](args)
+        return node
+
+    def reads(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            if set(node) == {"Condition"}:
+                return reads(definitions[node["Condition"]])
+            return {node["Ref"]} if set(node) == {"Ref"} else {p for v in node.values() for p in reads(v)}
+        return {p for v in node for p in reads(v)} if isinstance(node, list) else set()
+
+    removed = object()  # a decided Fn::If whose branch is AWS::NoValue: the property goes
+
+    def choose(node: Any) -> Any:
+        if isinstance(node, list):
+            return [c for c in map(choose, node) if c is not removed]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"Fn::If"} and reads(definitions[node["Fn::If"][0]]) <= decided:
+            name, if_true, if_false = node["Fn::If"]
+            branch = if_true if evaluate(definitions[name]) else if_false
+            return removed if branch == {"Ref": "AWS::NoValue"} else choose(branch)
+        return {k: c for k, c in ((k, choose(v)) for k, v in node.items()) if c is not removed}
+
+    return {**template, **{k: choose(template[k]) for k in ("Resources", "Outputs") if k in template}}
 
 
 @dataclass(frozen=True)

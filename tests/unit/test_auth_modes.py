@@ -1,0 +1,148 @@
+"""The AuthMode parameter, through the transforms CloudFormation runs (AWS::LanguageExtensions, then SAM):
+in IAM mode every method takes SigV4, in COGNITO mode an access token with its route's scope from
+ecluse.access; a route outside the table is open only when its event says `Authorizer: NONE`."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecluse.access import ROUTES, SCOPES
+from local.infra import TEMPLATE, translated
+
+OPEN = [{"NONE": []}]  # what SAM writes for an event's `Auth: {Authorizer: NONE}` (the console's page)
+
+
+def _methods(template: dict) -> dict[tuple[str, str], list]:
+    [api] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    paths = api["Properties"]["Body"]["paths"]
+    return {(m.upper(), p): op.get("security") for p, ops in paths.items() for m, op in ops.items()}
+
+
+@pytest.fixture(scope="module")
+def iam() -> dict:
+    return translated(parameters={"AuthMode": "IAM"})
+
+
+@pytest.fixture(scope="module")
+def cognito() -> dict:
+    return translated(parameters={"AuthMode": "COGNITO"})
+
+
+def test_iam_is_the_default_mode() -> None:
+    assert _methods(translated()) == _methods(translated(parameters={"AuthMode": "IAM"}))
+
+
+def test_in_iam_mode_every_route_of_the_table_takes_sigv4(iam) -> None:
+    methods = _methods(iam)
+    assert set(ROUTES) <= set(methods), f"routes without a method: {set(ROUTES) - set(methods)}"
+    for route, security in methods.items():
+        if route in ROUTES:
+            assert security == [{"AWS_IAM": []}], f"{route}: {security}"
+        else:
+            assert security == OPEN, f"{route} is in no role of ecluse.access.ROUTES and not declared open"
+
+
+def test_in_cognito_mode_every_route_asks_for_its_roles_scope(cognito) -> None:
+    methods = _methods(cognito)
+    assert set(ROUTES) <= set(methods)
+    for route, security in methods.items():
+        if route in ROUTES:
+            assert security == [{"EcluseTokens": [SCOPES[ROUTES[route]]]}], f"{route}: {security}"
+        else:
+            assert security == OPEN, f"{route} is in no role of ecluse.access.ROUTES and not declared open"
+
+
+def test_in_cognito_mode_the_authorizer_is_the_stacks_user_pool(cognito) -> None:
+    [api] = [r for r in cognito["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    schemes = api["Properties"]["Body"]["securityDefinitions"]
+    assert schemes["EcluseTokens"]["x-amazon-apigateway-authorizer"] == {
+        "type": "cognito_user_pools",
+        "providerARNs": [{"Fn::GetAtt": ["UserPool", "Arn"]}],
+    }
+    assert "AWS_IAM" not in schemes
+
+
+def test_each_mode_creates_only_its_own_resources(iam) -> None:
+    resources = iam["Resources"]
+    assert {k for k, r in resources.items() if r.get("Condition") == "UseCognito"} == {
+        "UserPool", "UserPoolDomain", "EcluseResourceServer", "OperatorsGroup", "ConsoleClient",
+    }  # fmt: skip
+    assert {k for k, r in resources.items() if r.get("Condition") == "UseIam"} == {
+        "ErpInvokePolicy", "OperatorInvokePolicy",
+    }  # fmt: skip
+    outputs = iam["Outputs"]
+    assert outputs["TokenUrl"]["Condition"] == outputs["HostedUiUrl"]["Condition"] == "UseCognito"
+    assert outputs["ErpInvokePolicyArn"]["Condition"] == "UseIam"
+
+
+def test_the_resource_server_offers_exactly_the_roles_scopes(cognito) -> None:
+    server = cognito["Resources"]["EcluseResourceServer"]["Properties"]
+    offered = {f"{server['Identifier']}/{s['ScopeName']}" for s in server["Scopes"]}
+    assert offered == set(SCOPES.values())
+
+
+def test_operators_sign_in_to_the_console_with_both_scopes_and_no_secret(cognito) -> None:
+    client = cognito["Resources"]["ConsoleClient"]["Properties"]
+    assert set(SCOPES.values()) <= set(client["AllowedOAuthScopes"])
+    # the console reads the access token from the hosted UI's redirect (#access_token=…); no client credentials
+    assert client["AllowedOAuthFlows"] == ["implicit"]
+    assert client["GenerateSecret"] is False
+    assert client["CallbackURLs"] == [
+        {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/console"}
+    ]
+    assert cognito["Resources"]["ConsoleClient"]["DependsOn"] == "EcluseResourceServer"
+
+
+def test_nobody_signs_up_and_operators_use_mfa(cognito) -> None:
+    pool = cognito["Resources"]["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True  # every user is an operator
+    assert pool["MfaConfiguration"] == "ON"
+    assert pool["DeletionProtection"] == "ACTIVE"
+    assert pool["UserPoolAddOns"]["AdvancedSecurityMode"] == "ENFORCED"
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 14
+
+
+def _sam_cli_translation(mode: str) -> dict:
+    """The same template through SAM CLI's implementation of AWS::LanguageExtensions, then the SAM transform."""
+    from samcli.lib.cfn_language_extensions.sam_integration import expand_language_extensions
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    from local.infra import _NoManagedPolicies
+
+    template = yaml_parse(TEMPLATE.read_text())
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://local-placeholder/code.zip"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://local-placeholder/layer.zip"
+    expanded = expand_language_extensions(template, parameter_values={"AuthMode": mode}, enabled=True)
+    return transform(expanded.expanded_template, {"AuthMode": mode}, _NoManagedPolicies())
+
+
+@pytest.mark.parametrize("mode", ["IAM", "COGNITO"])
+def test_sam_clis_language_extensions_choose_the_same_authorizers(mode: str) -> None:
+    # a second implementation of the transform agrees with local.infra.choose_branches on every method
+    assert _methods(_sam_cli_translation(mode)) == _methods(translated(parameters={"AuthMode": mode}))
+
+
+def test_without_the_language_extensions_the_sam_transform_refuses_the_template(monkeypatch) -> None:
+    # why the transform is there: SAM takes no Fn::If in an API's Auth (SAM issues 1138, 1859, 1955)
+    from samtranslator.model.exceptions import InvalidDocumentException
+
+    import local.infra
+
+    monkeypatch.setattr(local.infra, "choose_branches", lambda template, parameters: template)
+    with pytest.raises(InvalidDocumentException, match="Auth"):
+        translated()
+
+
+def test_no_secret_is_a_parameter_the_language_extensions_would_write_into_the_template() -> None:
+    # the transform puts parameters' values in place of their Refs in the processed template, which anyone
+    # allowed cloudformation:GetTemplate reads: a secret comes from Secrets Manager, by a dynamic reference
+    from samtranslator.yaml_helper import yaml_parse
+
+    written = yaml_parse(TEMPLATE.read_text())
+    assert not [name for name, p in written["Parameters"].items() if p.get("NoEcho")]
+    webhook = written["Resources"]["WebhookConnection"]["Properties"]["AuthParameters"]["ApiKeyAuthParameters"]
+    assert webhook["ApiKeyValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${ErpWebhookSecretName}:SecretString}}"}
