@@ -417,3 +417,24 @@ def test_a_declaration_held_before_it_reaches_customs_is_still_checked() -> None
     seen = machine.observe()
     seen.received.reverse()
     assert held_in_receipt_order(seen, seen.ledger)
+
+
+def test_a_fallback_declaration_held_again_while_re_integrated_keeps_its_place_in_the_fallback_line() -> None:
+    """An urgent DELTA_G declaration in the fallback is being re-integrated when a new CID alert holds its
+    system: it goes back to EMERGENCY (its goods left under the fallback; it is not held), so the next
+    fallback declaration does not reach customs before it (it once went to QUEUED, behind the newcomer)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.lodge(system=0, urgent=True)  # P-00000: EMERGENCY
+    machine.operator(change="AVAILABLE", system=0)
+    machine.release()  # P-00000 re-integrated: RELEASED
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.deliver_more(system=0)  # held again on its way
+    p0 = machine.store.records["P-00000"]
+    assert p0.state is State.EMERGENCY
+    assert machine.store.system("DELTA_G").emergency == 1
+    assert machine.store.system("DELTA_G").held == 0
+    machine.lodge(system=0, urgent=True)  # P-00001: EMERGENCY
+    assert _strict_check(machine) == []
+    assert [r[0] for r in machine.customs.reached] == ["P-00000", "P-00001"]

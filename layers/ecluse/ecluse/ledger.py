@@ -120,3 +120,18 @@ class Ledger(Protocol):
     def mark_enqueued(self, record: Record, at: datetime) -> None:
         """Note a re-send; a declaration that moved on meanwhile needs no note."""
         ...
+
+
+def back_in_line(record: Record, detail: str, expected: frozenset[State], **changes: Any) -> Move:
+    """A declaration held again on its way to customs goes back where it waited: a held one to QUEUED (the
+    backlog), a fallback one being re-integrated to EMERGENCY (its goods left under the fallback: it is
+    not held, and is re-integrated in the fallback's line, before held ones where the policy says so)."""
+    if record.fallback_at:
+        return Move(
+            State.EMERGENCY,
+            f"{detail} (a fallback declaration: back among those awaiting re-integration)",
+            expected,
+            emergency_delta=+1,
+            **changes,
+        )
+    return Move(State.QUEUED, detail, expected, held_delta=+1, **changes)
