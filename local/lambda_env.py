@@ -148,7 +148,9 @@ class Invocation:
     ok: bool
     init_seconds: float | None
     invoke_seconds: float | None
-    wall_seconds: float
+    wall_seconds: float  # the interpreter's whole life, its exit included
+    ready_seconds: float | None  # from starting the interpreter to the handler imported: a cold start
+    ready_cpu_seconds: float | None  # the CPU time that took
     answer: Any
     error: dict | None
     logs: str
@@ -158,13 +160,14 @@ class Invocation:
         return f"{self.error['type']}: {self.error['message']}" if self.error else ""
 
 
-def run_python(path: list[str], spec: dict[str, Any], environment: dict[str, str]) -> Invocation:
+def run_python(path: list[str], spec: dict[str, Any], environment: dict[str, str], *flags: str) -> Invocation:
+    """`flags` go to the interpreter (`-X importtime`: its report is in the invocation's logs)."""
     with tempfile.TemporaryDirectory(prefix="ecluse-lambda-") as scratch:
         spec_file, result_file = Path(scratch) / "spec.json", Path(scratch) / "result.json"
         spec_file.write_text(json.dumps({**spec, "path": path, "result": str(result_file)}))
-        started = time.perf_counter()
+        started, launched = time.perf_counter(), time.monotonic()
         completed = subprocess.run(
-            [sys.executable, "-I", "-S", "-B", str(ROOT / "local" / "lambda_bootstrap.py"), str(spec_file)],
+            [sys.executable, *flags, "-I", "-S", "-B", str(ROOT / "local" / "lambda_bootstrap.py"), str(spec_file)],
             env=environment,
             cwd=path[0],
             capture_output=True,
@@ -180,6 +183,8 @@ def run_python(path: list[str], spec: dict[str, Any], environment: dict[str, str
         result.get("init_seconds"),
         result.get("invoke_seconds"),
         wall,
+        result["ready_at"] - launched if "ready_at" in result else None,
+        result.get("ready_cpu_seconds"),
         result.get("answer"),
         result.get("error"),
         completed.stdout + completed.stderr,
