@@ -103,6 +103,11 @@ class Layer:
             found.append(Package(normalized, version[1].strip(), tuple(tags)))
         return found
 
+    def without_bytecode(self) -> list[Path]:
+        """The modules Lambda would compile at every cold start: no bytecode, or bytecode checked against the
+        file's mtime, which the layer's zip does not keep (only hash-checked bytecode is valid in /opt)."""
+        return [source for source in sorted((self.root / "python").rglob("*.py")) if not _hash_checked(source)]
+
     def path(self) -> list[str]:
         """This layer's entries of sys.path, with the host's build of each compiled package in front."""
         twins = [str(_host_twin(p)) for p in self.packages() if p.compiled]
@@ -331,6 +336,15 @@ def _runtime_boto3() -> Path:
         with contextlib.suppress(FileExistsError):  # another process made it
             link.symlink_to(source)
     return target
+
+
+def _hash_checked(source: Path) -> bool:
+    compiled = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
+    if not compiled.exists():
+        return False
+    with compiled.open("rb") as file:
+        flags = int.from_bytes(file.read(8)[4:], "little")  # PEP 552: bit 0 set, the source's hash inside
+    return bool(flags & 1)
 
 
 def _size(root: Path) -> int:

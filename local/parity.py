@@ -37,6 +37,7 @@ FORBIDDEN = ("local", "tests", "moto", "samtranslator", "simulated")  # nothing 
 @dataclass
 class Report:
     invocations: dict[str, Invocation] = field(default_factory=dict)
+    functions: dict[str, Function] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
@@ -57,7 +58,7 @@ def check(template_text: str | None = None, build: bool = True) -> Report:
         sam_build()
     template = yaml_parse(template_text or TEMPLATE.read_text())
     by_id = functions(template)
-    report = Report()
+    report = Report(functions=by_id)
     _inspect_packages(by_id, report)
     with _embedded_aws() as (stack, customs_url):
         for short, logical_id in FUNCTIONS.items():
@@ -105,6 +106,11 @@ def _inspect_packages(by_id: dict[str, Function], report: Report) -> None:
             if layer.name in seen:
                 continue
             seen.add(layer.name)
+            if uncompiled := layer.without_bytecode():
+                report.problems.append(
+                    f"{layer.name}: {len(uncompiled)} modules without hash-checked bytecode, compiled at every "
+                    f"cold start on Lambda (read-only /opt), e.g. {uncompiled[0].relative_to(layer.root)}"
+                )
             for package in layer.packages():
                 kind = "compiled" if package.compiled else "pure"
                 report.lines.append(f"  {layer.name}: {package.name} {package.version} {kind} {'.'.join(package.tags)}")

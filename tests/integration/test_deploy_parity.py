@@ -31,6 +31,13 @@ def test_compiled_packages_ship_as_arm64_builds(report):
             assert line.rstrip().endswith("_aarch64"), line
 
 
+def test_every_module_a_layer_ships_has_bytecode_that_lambda_can_use(report):
+    """Lambda's /opt is read-only: a module without bytecode, or whose bytecode is checked against an mtime
+    the layer's zip does not keep, is compiled again at every cold start (decision 9)."""
+    assert not [problem for problem in report.problems if "bytecode" in problem]
+    assert all(not layer.without_bytecode() for layer in report.functions["ApiFunction"].layers)
+
+
 def test_no_function_exceeds_the_unzipped_size_limit(report):
     sizes = [line for line in report.lines if "MB unzipped of 250 MB" in line]
     assert len(sizes) == len(FUNCTIONS), report.text()
