@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import systems
 from ecluse.aws import tracing
+from ecluse.aws.clients import LazyClient
 from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
@@ -42,7 +43,7 @@ _clock = SystemClock()
 _ledger = DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table)
 _board = DynamoDbStatusBoard(_dynamodb, settings.systems_table)
 fallback = FallbackProcedure(_ledger, _board, _clock)
-lodging = Lodging(_ledger, SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url), _clock, logger, fallback)
+lodging = Lodging(_ledger, SqsSubmitQueue(LazyClient("sqs"), settings.submit_queue_url), _clock, logger, fallback)
 operations = Operations(_board, _clock, _ledger.oldest_held_at)
 maintenance = Maintenance(DynamoDbWindowStore(_dynamodb, settings.systems_table), _board, _clock)
 feeds = Feeds(DynamoDbFeedStore(_dynamodb, settings.systems_table), _board, _clock)
