@@ -26,10 +26,11 @@ from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
 from ecluse.config import ApiSettings
-from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, State, is_lrn
+from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, is_lrn
 from ecluse.errors import EcluseError, FieldProblem, invalid, not_in_fallback, unsupported_media_type
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.feeds import FEED_NAME, FeedChanged, FeedRequest, Feeds
+from ecluse.life_cycle import State
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic
 from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
 from ecluse.operations import Operations, StatusRequest

@@ -68,6 +68,15 @@ def test_a_handler_creates_at_import_only_the_clients_every_invocation_calls(col
     assert cold[short]["clients"] == created
 
 
+@pytest.mark.parametrize("short", ["submit", "release", "monitor", "publish"])
+def test_only_the_api_builds_the_models_of_what_erps_and_operators_send(cold, short):
+    """The body's models and the rules they run (ecluse.declarations, ecluse.rules), the fallback and status
+    requests: classes pydantic takes milliseconds to build, which no other function validates. The others
+    read the states (ecluse.life_cycle) and the re-integration rules (ecluse.reintegration)."""
+    api_only = {"ecluse.declarations", "ecluse.rules", "ecluse.lodging", "ecluse.fallback", "ecluse.operations"}
+    assert not api_only & set(cold[short]["modules"])
+
+
 def test_the_api_renders_the_fallback_document_only_when_asked(cold):
     modules = set(cold["api"]["modules"])
     assert not modules & {"fpdf", "PIL", "fontTools", "ecluse.fallback_document", "ecluse.fallback_pdf"}
