@@ -22,7 +22,7 @@ from ecluse.status import Status
 class EmergencyRequest(BaseModel):
     """`POST /declarations/{lrn}/emergency`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     mode: Literal["document", "record_in_books"] = Field(
         default="document",
@@ -36,7 +36,7 @@ class EmergencyRequest(BaseModel):
 class BulkEmergencyRequest(BaseModel):
     """`POST /systems/{system}/emergency`: switch held declarations in bulk, oldest first."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     urgent_only: bool = True
     limit: int = Field(default=100, ge=1, le=500)
@@ -45,7 +45,7 @@ class BulkEmergencyRequest(BaseModel):
 class PhysicalControl(BaseModel):
     """`POST /declarations/{lrn}/physical-control`: customs physically controlled the goods."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     released_at: CalendarAwareDatetime | None = Field(
         default=None, description="when the goods were released after the control; null while they are not"
