@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from local.lambda_env import Function, Invocation, lambda_variables, run_python
+from local.lambda_env import Function, Invocation, lambda_variables, run_python, sys_path
 
 ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "15"))
 FLOOR = "import boto3\n\nboto3.client('dynamodb')\n\n\ndef handler(event, context):\n    pass\n"
@@ -57,9 +57,10 @@ def _spec(function: Function) -> tuple[list[str], dict, dict[str, str]]:
 
 
 def _floor(function: Function, scratch: str) -> tuple[list[str], dict, dict[str, str]]:
+    """A function whose code is the floor and which has no layer: sys.path as Lambda would set it."""
     Path(scratch, "floor.py").write_text(FLOOR)
     spec = {"handler": "floor.handler", "function": "floor", "event": None}
-    return [scratch, function.path()[-1]], spec, {**lambda_variables(function), **SETTINGS}  # boto3 alone
+    return sys_path(Path(scratch), []), spec, {**lambda_variables(function), **SETTINGS}
 
 
 def _ready(path: list[str], spec: dict, variables: dict[str, str], *flags: str) -> Invocation:
