@@ -106,9 +106,7 @@ class Layer:
         return found
 
     def without_bytecode(self) -> list[Path]:
-        """The modules Lambda would compile at every cold start: no bytecode, or bytecode checked against the
-        file's mtime, which the layer's zip does not keep (only hash-checked bytecode is valid in /opt)."""
-        return [source for source in sorted((self.root / "python").rglob("*.py")) if not _hash_checked(source)]
+        return without_bytecode(self.root / "python")
 
     def contents(self) -> dict[str, Path]:
         """What this layer puts in /opt/python, by name, with the host's build of each compiled package in
@@ -385,6 +383,13 @@ def _runtime_boto3() -> Path:
         with contextlib.suppress(FileExistsError):  # another process made it
             link.symlink_to(source)
     return target
+
+
+def without_bytecode(root: Path) -> list[Path]:
+    """The modules Lambda would compile at every cold start: no bytecode, or bytecode checked against the
+    file's mtime, which the zip does not keep (/var/task and /opt are read-only: only hash-checked
+    bytecode is of use there)."""
+    return [source for source in sorted(root.rglob("*.py")) if not _hash_checked(source)]
 
 
 def _hash_checked(source: Path) -> bool:
