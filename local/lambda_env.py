@@ -212,14 +212,17 @@ def _materialise(directory: Path, tree: dict[str, Any]) -> None:
             (directory / name).symlink_to(source)
 
 
-def run_python(path: list[str], spec: dict[str, Any], environment: dict[str, str], *flags: str) -> Invocation:
-    """`flags` go to the interpreter (`-X importtime`: its report is in the invocation's logs)."""
+def run_python(
+    path: list[str], spec: dict[str, Any], environment: dict[str, str], *flags: str, wrapper: tuple[str, ...] = ()
+) -> Invocation:
+    """`flags` go to the interpreter (`-X importtime`: its report is in the invocation's logs), `wrapper` in
+    front of it (`valgrind --tool=callgrind`)."""
     with tempfile.TemporaryDirectory(prefix="ecluse-lambda-") as scratch:
         spec_file, result_file = Path(scratch) / "spec.json", Path(scratch) / "result.json"
         spec_file.write_text(json.dumps({**spec, "path": path, "result": str(result_file)}))
         started, launched = time.perf_counter(), time.monotonic()
         completed = subprocess.run(
-            [sys.executable, *flags, "-I", "-S", "-B", str(ROOT / "local" / "lambda_bootstrap.py"), str(spec_file)],
+            [*wrapper, sys.executable, *flags, "-I", "-S", "-B", ROOT / "local" / "lambda_bootstrap.py", spec_file],
             env=environment,
             cwd=path[0],
             capture_output=True,

@@ -8,10 +8,12 @@
 3. Cold start: from starting a fresh interpreter that sees only the function, its layers and the
    runtime's boto3 (local/lambda_env.py) to the handler imported as `sam build` packages it, against the
    floor `import boto3; boto3.client("dynamodb")` in the same interpreter: medians of interleaved rounds
-   (tests/cold_start.py); then where each handler's import time goes, by `python -X importtime`.
+   (tests/cold_start.py); the same in instructions (valgrind), which no other load of the machine moves;
+   then where each handler's import time goes, by `python -X importtime`.
 4. Size: each function with its layers, unzipped, against Lambda's 250 MB.
 
-`python -m tests.bench cold imports` runs only the sections named (drain, calls, cold, imports, size).
+`python -m tests.bench cold imports` runs only the sections named (drain, calls, cold, instructions, imports,
+size).
 """
 
 from __future__ import annotations
@@ -160,6 +162,12 @@ def cold_start() -> list[str]:
     return cold_start(_lambda_functions())
 
 
+def instructions() -> list[str]:
+    from tests.cold_start import instructions
+
+    return instructions(_lambda_functions())
+
+
 def import_costs() -> list[str]:
     from tests.cold_start import import_costs
 
@@ -188,6 +196,7 @@ SECTIONS = {
     "drain": ("Drain", drain),
     "calls": ("AWS calls", aws_calls),
     "cold": ("Cold start", cold_start),
+    "instructions": ("Cold start in instructions (callgrind)", instructions),
     "imports": ("Import time by package, ms (python -X importtime, median of 5)", import_costs),
     "size": ("Size", sizes),
 }

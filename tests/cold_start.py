@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -43,28 +45,30 @@ FAMILIES = (
     (("aws_lambda_powertools.utilities.batch",), "Powertools batch"),
     (("aws_lambda_powertools.utilities.data_classes",), "Powertools event data classes"),
     (("aws_lambda_powertools.utilities.circuit_breaker",), "Powertools circuit breaker"),
-    (("aws_lambda_powertools.tracing", "aws_xray_sdk", "wrapt"), "X-Ray SDK"),
+    (("aws_xray_sdk", "wrapt"), "X-Ray SDK"),
     (("aws_lambda_powertools",), "Powertools Logger, Metrics"),
     (("ecluse",), "ecluse"),
     (("fpdf", "PIL", "fontTools", "defusedxml"), "fpdf2"),
 )
-HANDLER = "handler module's own code (clients, settings, routes)"
+HANDLER = "handler module's own code (clients, settings, routes)"  # the floor's: its DynamoDB client
 
 
 def _spec(function: Function) -> tuple[list[str], dict, dict[str, str]]:
-    spec = {"handler": function.handler, "function": function.logical_id, "event": None}
+    spec = {"handler": function.handler, "function": function.logical_id, "event": None, "exit_when_done": True}
     return function.path(), spec, {**lambda_variables(function), **function.environment, **SETTINGS}
 
 
 def _floor(function: Function, scratch: str) -> tuple[list[str], dict, dict[str, str]]:
     """A function whose code is the floor and which has no layer: sys.path as Lambda would set it."""
     Path(scratch, "floor.py").write_text(FLOOR)
-    spec = {"handler": "floor.handler", "function": "floor", "event": None}
+    spec = {"handler": "floor.handler", "function": "floor", "event": None, "exit_when_done": True}
     return sys_path(Path(scratch), []), spec, {**lambda_variables(function), **SETTINGS}
 
 
-def _ready(path: list[str], spec: dict, variables: dict[str, str], *flags: str) -> Invocation:
-    result = run_python(path, spec, variables, *flags)
+def _ready(
+    path: list[str], spec: dict, variables: dict[str, str], *flags: str, wrapper: tuple[str, ...] = ()
+) -> Invocation:
+    result = run_python(path, spec, variables, *flags, wrapper=wrapper)
     if not result.ok or result.ready_seconds is None:
         raise RuntimeError(f"{spec['handler']} did not import: {result.error_line}")
     return result
@@ -104,21 +108,46 @@ def _spread(times: list[float]) -> str:
     return f"{median:.3f} s ({low:.3f}-{high:.3f})"
 
 
-def import_costs(by_id: dict[str, Function], runs: int = 5) -> list[str]:
-    """`python -X importtime` of each handler: each module's own time summed by whose import it is (the
-    standard library's goes to the package that imported it; what the handler module itself runs, its
-    clients, settings and routes, is the import's time less its modules'), medians of `runs`, in ms."""
-    lines = []
+def instructions(by_id: dict[str, Function]) -> list[str]:
+    """The same cold starts counted in instructions (valgrind's callgrind), to the handler imported: one
+    run each, the same count whatever else the machine does, and a ratio that moves only with the code."""
+    if not shutil.which("valgrind"):
+        return ["valgrind is not installed: no instruction counts"]
+    callgrind = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+    with tempfile.TemporaryDirectory() as scratch:
+        floor = _instructions(_ready(*_floor(next(iter(by_id.values())), scratch), wrapper=callgrind))
+    lines = [f"floor: {floor / 1e6:.0f} M instructions"]
     for logical_id, function in by_id.items():
-        totals: dict[str, list[float]] = defaultdict(list)
-        for _ in range(runs):
-            result = _ready(*_spec(function), "-X", "importtime")
-            spent = _by_family(result.logs.split("import time: handler\n", 1)[1])
-            spent[HANDLER] += (result.init_seconds or 0) * 1e6 - sum(spent.values())
-            for family, micros in spent.items():
-                totals[family].append(micros / 1000)
-        costs = sorted(((statistics.median(v), family) for family, v in totals.items()), reverse=True)
-        lines.append(f"{logical_id}: " + "; ".join(f"{family} {ms:.0f}" for ms, family in costs if ms >= 0.5))
+        count = _instructions(_ready(*_spec(function), wrapper=callgrind))
+        lines.append(f"{logical_id} import: {count / 1e6:.0f} M -> ratio to floor {count / floor:.2f}")
+    return lines
+
+
+def _instructions(result: Invocation) -> int:
+    found = re.search(r"Collected : (\d+)", result.logs)
+    if not found:
+        raise RuntimeError(f"callgrind reported no count: {result.logs[-500:]}")
+    return int(found[1])
+
+
+def import_costs(by_id: dict[str, Function], runs: int = 5) -> list[str]:
+    """`python -X importtime` of the floor and of each handler: each module's own time summed by whose import
+    it is (the standard library's goes to the package that imported it; the handler module's own code, its
+    clients, settings and routes, is the import's time less its modules'), medians of `runs`, in ms."""
+    with tempfile.TemporaryDirectory() as scratch:
+        runs_of = {"floor": _floor(next(iter(by_id.values())), scratch)}
+        runs_of |= {logical_id: _spec(function) for logical_id, function in by_id.items()}
+        lines = []
+        for name, run in runs_of.items():
+            totals: dict[str, list[float]] = defaultdict(list)
+            for _ in range(runs):
+                result = _ready(*run, "-X", "importtime")
+                spent = _by_family(result.logs.split("import time: handler\n", 1)[1])
+                spent[HANDLER] += (result.init_seconds or 0) * 1e6 - sum(spent.values())
+                for family, micros in spent.items():
+                    totals[family].append(micros / 1000)
+            costs = sorted(((statistics.median(v), family) for family, v in totals.items()), reverse=True)
+            lines.append(f"{name}: " + "; ".join(f"{family} {ms:.0f}" for ms, family in costs if ms >= 0.5))
     return lines
 
 
@@ -152,4 +181,5 @@ def _family(module: str) -> str | None:
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return family
     top = module.split(".")[0]
-    return None if top in sys.stdlib_module_names or top == "typing_extensions" else f"other ({top})"
+    standard = top in sys.stdlib_module_names or top.startswith("_sysconfigdata") or top == "typing_extensions"
+    return None if standard else f"other ({top})"
