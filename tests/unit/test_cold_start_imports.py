@@ -1,6 +1,7 @@
 """What a cold start leaves for later (docs/benchmarks.md): each handler imported in a fresh interpreter,
-then what it imported, which AWS clients it created and whether it loaded CA certificates. A later import
-that brings one of these back onto a handler's import path fails here, not silently in `make bench`."""
+then what it imported, which AWS clients and model validators it built, and whether it loaded CA
+certificates. A later import that brings one of these back onto a handler's import path fails here, not
+silently in `make bench`."""
 
 from __future__ import annotations
 
@@ -26,8 +27,18 @@ boto3.DEFAULT_SESSION.events.register(
 )
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import app
+from pydantic import BaseModel
 
-print(json.dumps({"modules": sorted(sys.modules), "clients": clients, "certificates": len(certificates)}))
+
+def models(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from models(sub)
+
+
+built = sorted({m.__name__ for m in models(BaseModel) if m.__module__.startswith("ecluse") and m.__pydantic_complete__})
+found = {"modules": sorted(sys.modules), "clients": clients, "certificates": len(certificates), "built": built}
+print(json.dumps(found))
 """
 
 
@@ -75,6 +86,22 @@ def test_only_the_api_builds_the_models_of_what_erps_and_operators_send(cold, sh
     read the states (ecluse.life_cycle) and the re-integration rules (ecluse.reintegration)."""
     api_only = {"ecluse.declarations", "ecluse.rules", "ecluse.lodging", "ecluse.fallback", "ecluse.operations"}
     assert not api_only & set(cold[short]["modules"])
+
+
+@pytest.mark.parametrize(
+    ("short", "settings"),
+    [
+        ("api", "ApiSettings"),
+        ("submit", "SubmitSettings"),
+        ("release", "ReleaseSettings"),
+        ("monitor", "MonitorSettings"),
+        ("publish", "PublishSettings"),
+    ],
+)
+def test_the_only_model_a_handler_builds_at_import_is_its_settings(cold, short, settings):
+    """Every other model builds its validator when first used (defer_build): the declaration when the
+    first one is lodged, a policy when the first status is read."""
+    assert cold[short]["built"] == [settings]
 
 
 def test_the_api_renders_the_fallback_document_only_when_asked(cold):

@@ -50,7 +50,7 @@ class Fallback(BaseModel):
     special_mention: str | None = None
     reference_code: str | None = None
     after_physical_control: str | None = None
-    record_in_books: RecordInBooks = RecordInBooks(allowed=False)
+    record_in_books: RecordInBooks = Field(default_factory=lambda: RecordInBooks(allowed=False))
     urgent_only: bool = False
 
 
