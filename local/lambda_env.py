@@ -3,13 +3,14 @@
 Lambda puts the function's code in /var/task, extracts each attached layer into /opt in order (a later
 layer overwrites an earlier one's files), and imports the handler with sys.path = /var/task, the layers'
 /opt/python/lib/python3.12/site-packages and /opt/python, then the runtime's own boto3. `Function.path()`
-gives the same list over the build directory; `Function.run()` starts a fresh interpreter
-(local/lambda_bootstrap.py) that sees only that.
+gives the same list over the build directory, the layers merged into one /opt of links (WORK_DIR/opt):
+as many entries as on Lambda, which a search for each module walks; `Function.run()` starts a fresh
+interpreter (local/lambda_bootstrap.py) that sees only that.
 
 Two stand-ins, both explicit in the report:
 - this machine is x86_64 and the artifacts are arm64: a compiled package (pydantic-core, wrapt, Pillow…)
   is checked to be a manylinux aarch64 build in the artifact, and its x86_64 wheel *of the same
-  version* is put in front of it to run here; pure Python is the artifact's own files;
+  version* takes its place in /opt to run here; pure Python is the artifact's own files;
 - the runtime's boto3 is the dev environment's boto3/botocore (Lambda's may be older or newer: the
   functions use no API younger than 2023, decision 9).
 """
@@ -17,6 +18,7 @@ Two stand-ins, both explicit in the report:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -103,10 +105,17 @@ class Layer:
             found.append(Package(normalized, version[1].strip(), tuple(tags)))
         return found
 
-    def path(self) -> list[str]:
-        """This layer's entries of sys.path, with the host's build of each compiled package in front."""
-        twins = [str(_host_twin(p)) for p in self.packages() if p.compiled]
-        return [*twins, str(self.root / "python" / "lib" / "python3.12" / "site-packages"), str(self.root / "python")]
+    def without_bytecode(self) -> list[Path]:
+        return without_bytecode(self.root / "python")
+
+    def contents(self) -> dict[str, Path]:
+        """What this layer puts in /opt/python, by name, with the host's build of each compiled package in
+        place of the arm64 one (this machine cannot run aarch64 code)."""
+        found = {entry.name: entry for entry in (self.root / "python").iterdir()}
+        for package in self.packages():
+            if package.compiled:
+                found.update({entry.name: entry for entry in _host_twin(package).iterdir()})
+        return found
 
 
 @dataclass
@@ -120,10 +129,7 @@ class Function:
     environment: dict[str, str] = field(default_factory=dict)
 
     def path(self) -> list[str]:
-        entries = [str(self.code)]
-        for layer in reversed(self.layers):  # a later layer's files win in /opt
-            entries += layer.path()
-        return [*entries, str(_runtime_boto3())]
+        return sys_path(self.code, self.layers)
 
     def size_bytes(self) -> int:
         return _size(self.code) + sum(_size(layer.root) for layer in self.layers)
@@ -148,7 +154,9 @@ class Invocation:
     ok: bool
     init_seconds: float | None
     invoke_seconds: float | None
-    wall_seconds: float
+    wall_seconds: float  # the interpreter's whole life, its exit included
+    ready_seconds: float | None  # from starting the interpreter to the handler imported: a cold start
+    ready_cpu_seconds: float | None  # the CPU time that took
     answer: Any
     error: dict | None
     logs: str
@@ -158,13 +166,63 @@ class Invocation:
         return f"{self.error['type']}: {self.error['message']}" if self.error else ""
 
 
-def run_python(path: list[str], spec: dict[str, Any], environment: dict[str, str]) -> Invocation:
+def sys_path(code: Path, layers: list[Layer]) -> list[str]:
+    """sys.path as Lambda sets it: the function's code (/var/task), /opt's two entries, where every layer
+    was extracted, then the runtime's boto3. A function without layers has the same entries."""
+    opt = _opt(layers) / "python"
+    return [str(code), str(opt / "lib" / "python3.12" / "site-packages"), str(opt), str(_runtime_boto3())]
+
+
+def _opt(layers: list[Layer]) -> Path:
+    """/opt as Lambda leaves it, as links into the build: each layer extracted over the ones before it (a
+    directory two layers ship holds both's files, a later file wins). Made once per content."""
+    tree: dict[str, Any] = {}
+    for layer in layers:
+        _overlay(tree, layer.contents())
+    key = hashlib.sha256(json.dumps(tree, default=str, sort_keys=True).encode()).hexdigest()[:16]
+    opt = WORK_DIR / "opt" / key
+    if not opt.exists():
+        partial = opt.with_name(f"{key}.{os.getpid()}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        _materialise(partial / "python", tree)
+        try:
+            partial.rename(opt)
+        except OSError:  # another process made it
+            shutil.rmtree(partial, ignore_errors=True)
+    return opt
+
+
+def _overlay(tree: dict[str, Any], entries: dict[str, Path]) -> None:
+    for name, source in entries.items():
+        present = tree.get(name)
+        if source.is_dir() and present is not None and (isinstance(present, dict) or present.is_dir()):
+            merged = present if isinstance(present, dict) else {entry.name: entry for entry in present.iterdir()}
+            _overlay(merged, {entry.name: entry for entry in source.iterdir()})
+            tree[name] = merged
+        else:
+            tree[name] = source
+
+
+def _materialise(directory: Path, tree: dict[str, Any]) -> None:
+    directory.mkdir(parents=True)
+    for name, source in tree.items():
+        if isinstance(source, dict):
+            _materialise(directory / name, source)
+        else:
+            (directory / name).symlink_to(source)
+
+
+def run_python(
+    path: list[str], spec: dict[str, Any], environment: dict[str, str], *flags: str, wrapper: tuple[str, ...] = ()
+) -> Invocation:
+    """`flags` go to the interpreter (`-X importtime`: its report is in the invocation's logs), `wrapper` in
+    front of it (`valgrind --tool=callgrind`)."""
     with tempfile.TemporaryDirectory(prefix="ecluse-lambda-") as scratch:
         spec_file, result_file = Path(scratch) / "spec.json", Path(scratch) / "result.json"
         spec_file.write_text(json.dumps({**spec, "path": path, "result": str(result_file)}))
-        started = time.perf_counter()
+        started, launched = time.perf_counter(), time.monotonic()
         completed = subprocess.run(
-            [sys.executable, "-I", "-S", "-B", str(ROOT / "local" / "lambda_bootstrap.py"), str(spec_file)],
+            [*wrapper, sys.executable, *flags, "-I", "-S", "-B", ROOT / "local" / "lambda_bootstrap.py", spec_file],
             env=environment,
             cwd=path[0],
             capture_output=True,
@@ -180,6 +238,8 @@ def run_python(path: list[str], spec: dict[str, Any], environment: dict[str, str
         result.get("init_seconds"),
         result.get("invoke_seconds"),
         wall,
+        result["ready_at"] - launched if "ready_at" in result else None,
+        result.get("ready_cpu_seconds"),
         result.get("answer"),
         result.get("error"),
         completed.stdout + completed.stderr,
@@ -326,6 +386,22 @@ def _runtime_boto3() -> Path:
         with contextlib.suppress(FileExistsError):  # another process made it
             link.symlink_to(source)
     return target
+
+
+def without_bytecode(root: Path) -> list[Path]:
+    """The modules Lambda would compile at every cold start: no bytecode, or bytecode checked against the
+    file's mtime, which the zip does not keep (/var/task and /opt are read-only: only hash-checked
+    bytecode is of use there)."""
+    return [source for source in sorted(root.rglob("*.py")) if not _hash_checked(source)]
+
+
+def _hash_checked(source: Path) -> bool:
+    compiled = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
+    if not compiled.exists():
+        return False
+    with compiled.open("rb") as file:
+        flags = int.from_bytes(file.read(8)[4:], "little")  # PEP 552: bit 0 set, the source's hash inside
+    return bool(flags & 1)
 
 
 def _size(root: Path) -> int:

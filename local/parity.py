@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local.infra import FUNCTIONS, ROOT, TEMPLATE
-from local.lambda_env import LAMBDA_LIMIT_BYTES, Function, Invocation, functions, sam_build
+from local.lambda_env import LAMBDA_LIMIT_BYTES, Function, Invocation, functions, sam_build, without_bytecode
 
 # The sample event each function gets, and what it must answer (local/simulated.py plays customs).
 SAMPLE_EVENTS = {
@@ -47,6 +47,7 @@ FORBIDDEN = ("local", "tests", "moto", "samtranslator", "simulated")  # nothing 
 @dataclass
 class Report:
     invocations: dict[str, Invocation] = field(default_factory=dict)
+    functions: dict[str, Function] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
@@ -67,8 +68,9 @@ def check(template_text: str | None = None, build: bool = True) -> Report:
         sam_build()
     template = yaml_parse(template_text or TEMPLATE.read_text())
     by_id = functions(template)
-    report = Report()
+    report = Report(functions=by_id)
     _inspect_packages(by_id, report)
+    _inspect_bytecode(by_id, report)
     with _embedded_aws() as (stack, customs_url):
         for short, logical_id in FUNCTIONS.items():
             function = by_id[logical_id]
@@ -132,6 +134,19 @@ def _inspect_packages(by_id: dict[str, Function], report: Report) -> None:
                 report.lines.append(f"  {layer.name}: {package.name} {package.version} {kind} {'.'.join(package.tags)}")
                 if package.compiled and not package.arm64:
                     report.problems.append(f"{layer.name}: {package.name} is not a manylinux aarch64 build")
+
+
+def _inspect_bytecode(by_id: dict[str, Function], report: Report) -> None:
+    """Lambda's /var/task and /opt are read-only: what ships without bytecode it can use is compiled again
+    at every cold start (decision 9)."""
+    roots = {function.logical_id: function.code for function in by_id.values()}
+    roots |= {layer.name: layer.root / "python" for function in by_id.values() for layer in function.layers}
+    for name, root in roots.items():
+        if uncompiled := without_bytecode(root):
+            report.problems.append(
+                f"{name}: {len(uncompiled)} modules without hash-checked bytecode, compiled at every cold start "
+                f"on Lambda, e.g. {uncompiled[0].relative_to(root)}"
+            )
 
 
 @contextlib.contextmanager

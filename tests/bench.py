@@ -5,10 +5,15 @@
    minimum (backlog / rate), the busiest 60 s window against rate + burst.
 2. AWS calls per declaration, counted with a botocore hook on the real handlers against moto: the
    fast path, and a held declaration through release and submission.
-3. Cold start: wall time to import each handler as `sam build` packages it, in a fresh interpreter that
-   sees only the function, its layers and the runtime's boto3 (local/lambda_env.py; best of 5), against
-   the floor `import boto3; boto3.client("dynamodb")` in the same interpreter.
+3. Cold start: from starting a fresh interpreter that sees only the function, its layers and the
+   runtime's boto3 (local/lambda_env.py) to the handler imported as `sam build` packages it, against the
+   floor `import boto3; boto3.client("dynamodb")` in the same interpreter: medians of interleaved rounds
+   (tests/cold_start.py); the same in instructions (valgrind), which no other load of the machine moves;
+   then where each handler's import time goes, by `python -X importtime`.
 4. Size: each function with its layers, unzipped, against Lambda's 250 MB.
+
+`python -m tests.bench cold imports` runs only the sections named (drain, calls, cold, instructions, imports,
+size).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import contextlib
 import io
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -153,44 +157,21 @@ def _lambda_functions() -> dict:
 
 
 def cold_start() -> list[str]:
-    from local.lambda_env import lambda_variables, run_python
+    from tests.cold_start import cold_start
 
-    settings = {
-        "DECLARATIONS_TABLE": "d",
-        "SYSTEMS_TABLE": "s",
-        "SUBMIT_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/0/q.fifo",
-        "SUBMIT_DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/0/dlq.fifo",
-        "EVENT_BUS_NAME": "ecluse-events",
-        "CUSTOMS_GATEWAY_URL": "http://127.0.0.1:9",
-    }
-    by_id = _lambda_functions()
-    with tempfile.TemporaryDirectory() as scratch:
-        with open(os.path.join(scratch, "floor.py"), "w") as floor_module:
-            floor_module.write("import boto3\n\nboto3.client('dynamodb')\n\n\ndef handler(event, context):\n    pass\n")
-        any_function = next(iter(by_id.values()))
-        floor_path = [scratch, any_function.path()[-1]]  # the runtime's boto3 alone
-        floor_spec = {"handler": "floor.handler", "function": "floor", "event": None}
+    return cold_start(_lambda_functions())
 
-        def floor() -> float:
-            return run_python(floor_path, floor_spec, {**lambda_variables(any_function), **settings}).wall_seconds
 
-        def handler(function) -> float:
-            spec = {"handler": function.handler, "function": function.logical_id, "event": None}
-            variables = {**lambda_variables(function), **function.environment, **settings}
-            result = run_python(function.path(), spec, variables)
-            assert result.ok, result.error_line
-            return result.wall_seconds
+def instructions() -> list[str]:
+    from tests.cold_start import instructions
 
-        times: dict[str, list[float]] = {"floor": []}
-        for _ in range(5):  # interleaved, so a busy moment of the machine hits every figure alike
-            times["floor"].append(floor())
-            for logical_id, function in by_id.items():
-                times.setdefault(logical_id, []).append(handler(function))
-    baseline = min(times.pop("floor"))
-    lines = [f"floor: fresh interpreter + boto3 + one client {baseline:.3f} s"]
-    for logical_id, seconds in times.items():
-        lines.append(f"{logical_id} import {min(seconds):.3f} s -> ratio to floor {min(seconds) / baseline:.2f}")
-    return lines
+    return instructions(_lambda_functions())
+
+
+def import_costs() -> list[str]:
+    from tests.cold_start import import_costs
+
+    return import_costs(_lambda_functions())
 
 
 def sizes() -> list[str]:
@@ -211,8 +192,18 @@ def _megabytes(root) -> str:
     return f"{sum(f.stat().st_size for f in root.rglob('*') if f.is_file()) / 1e6:.1f} MB"
 
 
-def main() -> None:
-    for title, section in (("Drain", drain), ("AWS calls", aws_calls), ("Cold start", cold_start), ("Size", sizes)):
+SECTIONS = {
+    "drain": ("Drain", drain),
+    "calls": ("AWS calls", aws_calls),
+    "cold": ("Cold start", cold_start),
+    "instructions": ("Cold start in instructions (callgrind)", instructions),
+    "imports": ("Import time by package, ms (python -X importtime, median of 5)", import_costs),
+    "size": ("Size", sizes),
+}
+
+
+def main(names: list[str]) -> None:
+    for title, section in [SECTIONS[name] for name in names or SECTIONS]:
         print(f"## {title}")
         for line in section():
             print(f"- {line}")
@@ -221,4 +212,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

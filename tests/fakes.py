@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 from ecluse import systems
 from ecluse.clock import iso, parse_iso
-from ecluse.declarations import Declaration, State
+from ecluse.declarations import Declaration
 from ecluse.errors import EcluseError
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
+from ecluse.life_cycle import State
 from ecluse.records import HistoryEntry, Record, appended
 from ecluse.systems import Source, StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig

@@ -20,6 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import systems
 from ecluse.aws import tracing
+from ecluse.aws.clients import LazyClient
 from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
@@ -27,10 +28,11 @@ from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
 from ecluse.config import ApiSettings
-from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, State, is_lrn
+from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, is_lrn
 from ecluse.errors import EcluseError, FieldProblem, invalid, not_in_fallback, unsupported_media_type
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.feeds import FEED_NAME, FeedChanged, FeedRequest, Feeds
+from ecluse.life_cycle import State
 from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic
 from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
 from ecluse.operations import Operations, StatusRequest
@@ -44,7 +46,7 @@ _clock = SystemClock()
 _ledger = DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table)
 _board = DynamoDbStatusBoard(_dynamodb, settings.systems_table)
 fallback = FallbackProcedure(_ledger, _board, _clock)
-lodging = Lodging(_ledger, SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url), _clock, logger, fallback)
+lodging = Lodging(_ledger, SqsSubmitQueue(LazyClient("sqs"), settings.submit_queue_url), _clock, logger, fallback)
 operations = Operations(_board, _clock, _ledger.oldest_held_at)
 maintenance = Maintenance(DynamoDbWindowStore(_dynamodb, settings.systems_table), _board, _clock)
 feeds = Feeds(DynamoDbFeedStore(_dynamodb, settings.systems_table), _board, _clock)

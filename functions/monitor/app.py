@@ -18,11 +18,11 @@ from ecluse.aws.gateway_token import token_source
 from ecluse.aws.system_metrics import per_system
 from ecluse.clock import SystemClock, parse_iso
 from ecluse.config import MonitorSettings
-from ecluse.declarations import State
 from ecluse.feeds import Feeds
 from ecluse.feeds_http import HttpPageReader
 from ecluse.gateway.http import HttpGateway
 from ecluse.gateway.probe import GatewayProbe
+from ecluse.life_cycle import State
 from ecluse.maintenance import Maintenance
 from ecluse.observation import Gauges, gauges
 

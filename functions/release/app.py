@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse.aws import tracing
+from ecluse.aws.clients import LazyClient
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.eventbridge import EventBridgePublisher
@@ -24,11 +25,11 @@ logger = Logger()
 metrics = Metrics()
 settings = ReleaseSettings.from_env()
 _dynamodb = boto3.client("dynamodb")
-publisher = EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
+publisher = EventBridgePublisher(LazyClient("events"), settings.event_bus_name)  # a deadline at risk only
 release = Release(
     DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
     DynamoDbStatusBoard(_dynamodb, settings.systems_table),
-    SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url),
+    SqsSubmitQueue(LazyClient("sqs"), settings.submit_queue_url),  # a run with nothing to release sends nothing
     SystemClock(),
     run_seconds=settings.release_run_seconds,
     probe_after=timedelta(seconds=settings.circuit_recovery_seconds),

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ecluse.aws import tracing
+from ecluse.aws.clients import LazyClient
 from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
@@ -37,7 +38,7 @@ settings = SubmitSettings.from_env()
 _dynamodb = boto3.client("dynamodb")
 _clock = SystemClock()
 _detection = AutoDetection(DynamoDbStatusBoard(_dynamodb, settings.systems_table), _clock)
-queue = SqsSubmitQueue(boto3.client("sqs"), settings.submit_queue_url)
+queue = SqsSubmitQueue(LazyClient("sqs"), settings.submit_queue_url)  # retries and dead letters only
 submission = Submission(
     DynamoDbLedger(_dynamodb, settings.declarations_table, settings.systems_table),
     CircuitBreakingGateway(

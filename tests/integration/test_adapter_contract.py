@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from ecluse.declarations import State
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Gate, Move, ReleaseGrant, StateConflict, SystemHolding
+from ecluse.life_cycle import State
 from ecluse.lodging import validate
 from ecluse.systems import Source, Status, StatusChange
 from ecluse.throttle import ReleaseConfig, TokenBucket

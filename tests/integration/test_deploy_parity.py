@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from local.infra import FUNCTIONS, TEMPLATE
+from local.lambda_env import without_bytecode
 from local.parity import check
 
 OLD_LAYER = "!Sub arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:18"
@@ -31,6 +32,15 @@ def test_compiled_packages_ship_as_arm64_builds(report):
     for line in report.lines:
         if " compiled " in line:
             assert line.rstrip().endswith("_aarch64"), line
+
+
+def test_every_module_shipped_has_bytecode_that_lambda_can_use(report):
+    """Lambda's /var/task and /opt are read-only: a module without bytecode, or whose bytecode is checked
+    against an mtime the zip does not keep, is compiled again at every cold start (decision 9)."""
+    assert not [problem for problem in report.problems if "bytecode" in problem]
+    for function in report.functions.values():
+        assert not without_bytecode(function.code)
+        assert all(not layer.without_bytecode() for layer in function.layers)
 
 
 def test_no_function_exceeds_the_unzipped_size_limit(report):

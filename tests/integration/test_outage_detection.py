@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 
 from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
-from ecluse.declarations import State
 from ecluse.detection import AutoDetection
 from ecluse.gateway import SendingError
+from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
-from ecluse.declarations import State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.errors import EcluseError
 from ecluse.fallback import BulkEmergencyRequest, FallbackProcedure
 from ecluse.gateway import SendingError
+from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from ecluse.declarations import State
+from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission

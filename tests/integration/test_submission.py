@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ecluse.declarations import State
 from ecluse.gateway import CustomsError, Outcome, SendingError
+from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.submission import Submission
 from local.simulated import SimulatedCustoms

@@ -23,11 +23,11 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
-from ecluse.declarations import State
 from ecluse.detection import AutoDetection
 from ecluse.errors import EcluseError
 from ecluse.fallback import FallbackProcedure
 from ecluse.gateway import SendingError
+from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission
@@ -320,7 +320,7 @@ def _rules_exercised():
 def test_states_stay_within_the_life_cycle() -> None:
     """The model's FINAL is the life cycle's terminal states, those no move leaves (FAILED aside: it is
     redriven, which is out of this model's scope)."""
-    from ecluse.declarations import TRANSITIONS
+    from ecluse.life_cycle import TRANSITIONS
 
     terminal = {state for state, onward in TRANSITIONS.items() if not onward}
     assert {s.value for s in terminal} == FINAL

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ecluse.declarations import TRANSITIONS, Declaration, State
+from ecluse.declarations import Declaration
 from ecluse.errors import EcluseError
 from ecluse.ledger import Move
+from ecluse.life_cycle import TRANSITIONS, State
 from ecluse.lodging import validate
 from tests.factories import declaration_body
 

@@ -10,8 +10,8 @@ import pytest
 
 from ecluse.aws import system_conditions
 from ecluse.aws.expressions import Expression
-from ecluse.declarations import State
 from ecluse.ledger import Gate, Move, ReleaseGrant
+from ecluse.life_cycle import State
 from ecluse.throttle import TokenBucket
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

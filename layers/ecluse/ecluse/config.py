@@ -1,4 +1,5 @@
-"""One settings model per function, read once from the environment at cold start."""
+"""One settings model per function, read once from the environment at cold start. Each is built when
+read (defer_build): a function pays for its own model's validator, not for the four others'."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
     declarations_table: str = Field(alias="DECLARATIONS_TABLE", min_length=1)
     systems_table: str = Field(alias="SYSTEMS_TABLE", min_length=1)
@@ -69,7 +70,7 @@ class MonitorSettings(_Settings):
 
 
 class PublishSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
 

@@ -1,4 +1,4 @@
-"""The declaration: the ERP's body (the contract's shape, strict) and its life cycle."""
+"""The declaration: the ERP's body, the contract's shape, strict (its states are ecluse.life_cycle's)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
@@ -34,40 +33,6 @@ LRN_RULE = "LRN must be 1 to 22 characters among letters, digits and . _ / -, no
 MAX_MESSAGE_CHARS = 1_000_000
 EORI_PATTERN = re.compile(r"^[A-Z]{2}[A-Za-z0-9]{1,15}$")
 MAX_ITEMS = 999
-
-
-class State(StrEnum):
-    RECEIVED = "RECEIVED"
-    QUEUED = "QUEUED"
-    RELEASED = "RELEASED"
-    SUBMITTED = "SUBMITTED"
-    ACCEPTED = "ACCEPTED"
-    REJECTED = "REJECTED"
-    EMERGENCY = "EMERGENCY"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
-    REDECLARE = "REDECLARE"
-
-
-# The only moves the ledger will write (README.md, "States"); ledger.Move refuses any
-# other. SUBMITTED -> SUBMITTED records another sending attempt after a retryable sending error.
-TRANSITIONS: dict[State, frozenset[State]] = {
-    State.RECEIVED: frozenset({State.QUEUED, State.RELEASED, State.CANCELLED}),
-    State.QUEUED: frozenset({State.RELEASED, State.EMERGENCY, State.CANCELLED, State.REDECLARE, State.SUBMITTED}),
-    # a fallback declaration held again on its way to customs goes back to EMERGENCY, not QUEUED (ledger.back_in_line)
-    State.RELEASED: frozenset({State.SUBMITTED, State.QUEUED, State.EMERGENCY, State.FAILED}),
-    State.SUBMITTED: frozenset(
-        {State.SUBMITTED, State.ACCEPTED, State.REJECTED, State.FAILED, State.QUEUED, State.EMERGENCY}
-    ),
-    State.EMERGENCY: frozenset({State.RELEASED, State.EMERGENCY}),  # EMERGENCY again: a control recorded
-    State.FAILED: frozenset({State.RELEASED, State.SUBMITTED, State.QUEUED, State.EMERGENCY}),
-    State.ACCEPTED: frozenset(),
-    State.REJECTED: frozenset(),
-    State.CANCELLED: frozenset(),
-    State.REDECLARE: frozenset(),
-}
-# Record.customs_lookup: what customs answered when asked about an LRN it may have received
-RECEIVED_BY_CUSTOMS, NOT_RECEIVED = "received", "not_received"
 
 
 def is_lrn(value: str) -> bool:

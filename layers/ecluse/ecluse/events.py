@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ecluse.clock import iso
-from ecluse.declarations import State
+from ecluse.life_cycle import State
 from ecluse.records import Record
 from ecluse.systems import SystemState
 

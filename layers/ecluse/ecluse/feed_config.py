@@ -30,7 +30,7 @@ _NAMED = re.compile(r"name\s*==\s*'([^']+)'")
 
 
 class Component(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     system: str = Field(description="the customs system this component stands for")
     match: str = Field(
@@ -70,7 +70,7 @@ class Component(BaseModel):
 class FeedRequest(BaseModel):
     """`PUT /feeds/{feed}`."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     url: str = Field(max_length=2000, description="the page's summary.json: https, or http to loopback locally")
     components: list[Component] = Field(min_length=1, max_length=50)

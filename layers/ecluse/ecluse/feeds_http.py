@@ -9,16 +9,9 @@ import urllib.request
 from typing import Any
 
 from ecluse.feed_config import FeedUnreadable, check_url
+from ecluse.no_redirects import opener  # a moved page is reported, not followed
 
 MAX_PAGE_BYTES = 1024 * 1024
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_: Any, **__: Any) -> None:  # a moved page is reported, not followed
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 class HttpPageReader:
@@ -29,7 +22,7 @@ class HttpPageReader:
         check_url(url)
         request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 (scheme checked)
         try:
-            with _opener.open(request, timeout=self._timeout) as response:
+            with opener().open(request, timeout=self._timeout) as response:
                 raw = response.read(MAX_PAGE_BYTES + 1)
         except urllib.error.HTTPError as error:
             raise FeedUnreadable(f"the page answered HTTP {error.code}") from error

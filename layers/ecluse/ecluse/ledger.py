@@ -6,11 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ecluse.declarations import TRANSITIONS, Declaration, State
+from ecluse.life_cycle import TRANSITIONS, State
 from ecluse.records import Record
 from ecluse.throttle import TokenBucket
+
+if TYPE_CHECKING:
+    from ecluse.declarations import Declaration  # the body's models: the API's alone (ecluse.life_cycle)
 
 MAX_DETAIL = 1000  # characters of one history entry's detail
 
@@ -85,7 +88,7 @@ class Move:
     if_attempts: int | None = None
 
     def __post_init__(self) -> None:
-        # The life cycle has one definition (declarations.TRANSITIONS): a move outside it is a bug.
+        # The life cycle has one definition (life_cycle.TRANSITIONS): a move outside it is a bug.
         illegal = sorted(s.value for s in self.expected if self.target not in TRANSITIONS[s])
         if illegal or not self.expected:
             raise ValueError(f"no transition to {self.target} from {illegal or 'nothing'}")

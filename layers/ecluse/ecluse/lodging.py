@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ecluse.clock import Clock
-from ecluse.declarations import Declaration, State
+from ecluse.declarations import Declaration
 from ecluse.errors import FieldProblem, conflict, filter_required, invalid, not_found, possibly_lodged
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
+from ecluse.life_cycle import State
 from ecluse.ports import Log, SubmitQueue, UrgentFallback
 from ecluse.records import Record
 

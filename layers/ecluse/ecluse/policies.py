@@ -50,14 +50,14 @@ class Fallback(BaseModel):
     special_mention: str | None = None
     reference_code: str | None = None
     after_physical_control: str | None = None
-    record_in_books: RecordInBooks = RecordInBooks(allowed=False)
+    record_in_books: RecordInBooks = Field(default_factory=lambda: RecordInBooks(allowed=False))
     urgent_only: bool = False
 
 
 class Reintegration(BaseModel):
     model_config = _Strict
     deadline_hours: int | None
-    restricted_goods_first: bool  # fallback declarations go back before held ones (fallback.reintegration_order)
+    restricted_goods_first: bool  # fallback declarations go back before held ones (reintegration.reintegration_order)
     marks: list[str]
 
 

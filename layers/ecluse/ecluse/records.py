@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ecluse.declarations import NOT_RECEIVED, State
+from ecluse.life_cycle import NOT_RECEIVED, State
 
 
 class HistoryEntry(BaseModel):

@@ -12,10 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from ecluse.clock import Clock, iso, parse_iso
-from ecluse.declarations import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
 from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding, back_in_line
+from ecluse.life_cycle import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, State
 from ecluse.records import Record, release_mark
 
 MAX_CUSTOMS_ERRORS, MAX_ERROR_CODE, MAX_ERROR_MESSAGE = 50, 64, 500

@@ -27,7 +27,7 @@ OPEN = frozenset({WindowState.SCHEDULED, WindowState.RUNNING, WindowState.OVERRU
 class WindowRequest(BaseModel):
     """`POST /systems/{system}/maintenance`: planned work announced by the authority or the platform."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     start: AwareDatetime = Field(description="when the system stops taking declarations (ISO 8601 with zone)")
     end: AwareDatetime = Field(description="when the work is planned to end; customs is asked before lodging again")
@@ -38,7 +38,7 @@ class WindowRequest(BaseModel):
 class WindowChange(BaseModel):
     """`PATCH /systems/{system}/maintenance/{id}`: the work ends earlier or later than announced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     end: AwareDatetime
 

@@ -10,19 +10,21 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecluse import policies
 from ecluse.aws import ledger_items, system_conditions
 from ecluse.aws.expressions import Expression
 from ecluse.aws.items import from_item, to_item, to_value
-from ecluse.aws.ledger_items import INDEX_FOR
 from ecluse.clock import iso, parse_iso
-from ecluse.declarations import Declaration, State
 from ecluse.errors import conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
+from ecluse.life_cycle import State
 from ecluse.records import HistoryEntry, Record, appended
 from ecluse.status import Source, Status
+
+if TYPE_CHECKING:
+    from ecluse.declarations import Declaration  # lodged by the API alone
 
 
 class _EpochMoved(Exception):
@@ -185,7 +187,7 @@ class DynamoDbLedger:
     ) -> tuple[list[Record], str | None]:
         if system is None and state is None:
             raise ValueError("the ledger lists by system, by state or both")  # Lodging.page says so first
-        index, key_name = INDEX_FOR[(system is not None, state is not None)]
+        index, key_name = ledger_items.INDEX_FOR[(system is not None, state is not None)]
         key_value = {"system_state": f"{system}#{state}", "system": system, "state": state}[key_name]
         query: dict[str, Any] = {
             "TableName": self._table,

@@ -7,13 +7,16 @@ import binascii
 import gzip
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecluse.aws.items import to_item
 from ecluse.clock import iso
-from ecluse.declarations import Declaration, State
 from ecluse.errors import invalid_next_token, too_large
+from ecluse.life_cycle import State
 from ecluse.records import HistoryEntry, Record
+
+if TYPE_CHECKING:
+    from ecluse.declarations import Declaration  # lodged by the API alone
 
 # DynamoDB items stop at 400 KB; the compressed body must leave room for history and indexes.
 MAX_STORED_BODY_BYTES = 300_000

@@ -2,8 +2,9 @@
 
 stdlib only (urllib): no extra dependency in the layer, and nothing to import on the API's cold start.
 HTTPS only (plain HTTP on loopback, for the local stack and tests); redirects are never followed, so the
-bearer token goes to the configured host and nowhere else. The token is asked for on every call (its
-source caches it) and asked again, fresh, after a 401: a rotated token costs one refused call.
+bearer token goes to the configured host and nowhere else (ecluse.no_redirects). The token is asked for
+on every call (its source caches it) and asked again, fresh, after a 401: a rotated token costs one
+refused call.
 """
 
 from __future__ import annotations
@@ -18,22 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ecluse.gateway import CustomsError, GatewayRefusedCredentials, Lodgement, Outcome, SendingError
+from ecluse.no_redirects import opener
 
 logger = logging.getLogger(__name__)
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # token(refresh) -> the bearer token, read afresh when refresh is True; None when the gateway needs none
 TokenSource = Callable[[bool], str | None]
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib copies every added header, Authorization included, to a redirect's target host."""
-
-    def redirect_request(self, *_: object, **__: object) -> None:
-        return None  # the 3xx is then raised as an HTTPError and answered below
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def _checked(base_url: str) -> str:
@@ -94,7 +86,7 @@ class HttpGateway:
         if token:
             request.add_header("Authorization", f"Bearer {token}")
         try:
-            with _opener.open(request, timeout=self._timeout) as response:
+            with opener().open(request, timeout=self._timeout) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             if error.code >= 500 or error.code in _RETRYABLE_STATUS:

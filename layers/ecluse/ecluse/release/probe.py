@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ecluse.clock import iso
-from ecluse.declarations import State
 from ecluse.ledger import Ledger, Move, ReleaseGrant, StateConflict, SystemHolding
+from ecluse.life_cycle import State
 from ecluse.ports import SubmitQueue
 from ecluse.systems import SystemState
 from ecluse.throttle import TokenBucket

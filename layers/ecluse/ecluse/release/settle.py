@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ecluse.declarations import State
 from ecluse.ledger import Ledger, StateConflict, back_in_line
+from ecluse.life_cycle import State
 from ecluse.ports import StatusBoard
 from ecluse.systems import SystemState
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ecluse.declarations import State
 from ecluse.ledger import Ledger
+from ecluse.life_cycle import State
 from ecluse.ports import SubmitQueue
 from ecluse.records import Record
 
