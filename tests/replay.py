@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 import local  # noqa: F401 - puts layers/ecluse on sys.path, as for `make bench`
-from ecluse.declarations import State
 from ecluse.fallback import FallbackProcedure
+from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.operations import StatusRequest
 from ecluse.release import Release
