@@ -7,16 +7,11 @@ import pytest
 
 from ecluse import policies, systems
 from ecluse.errors import EcluseError
-from ecluse.fallback import (
-    EmergencyRequest,
-    FallbackProcedure,
-    PhysicalControl,
-    reintegration_marks,
-    reintegration_order,
-)
+from ecluse.fallback import EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.lodging import validate
 from ecluse.policies import Routing
 from ecluse.records import Record
+from ecluse.reintegration import reintegration_marks, reintegration_order
 from ecluse.systems import Source, Status, StatusChange
 from tests.factories import declaration_body
 from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store

@@ -4,13 +4,12 @@ their system's policy requires, and recording what happens to the goods afterwar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecluse import policies
-from ecluse.clock import Clock, iso, parse_iso
+from ecluse.clock import Clock, iso
 from ecluse.declarations import CalendarAwareDatetime, State
 from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, not_in_fallback, possibly_lodged
 from ecluse.ledger import Ledger, Move, StateConflict
@@ -218,32 +217,3 @@ class FallbackProcedure:
             fields={"control_pending": pending, "marks": marks},
         )
         return self._ledger.move(record, move, self._clock.now())
-
-
-def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
-    """Marks and references a fallback declaration carries when it is re-integrated: the policy's marks
-    (F5000), the real clearance date, the evidence reference (1PDS …), F5200 after a physical control."""
-    policy = policies.policy(record.system)
-    marks = list(dict.fromkeys([*record.marks, *policy.reintegration.marks]))
-    established = parse_iso(record.fallback_at) if record.fallback_at else None
-    references = list(record.references)
-    if established:
-        references.append(f"clearance date {established:%Y-%m-%d %H:%M} UTC")
-    return marks, references
-
-
-def reintegration_order(system: str, held: list[Record], fallback: list[Record]) -> list[Record]:
-    """Held and fallback declarations of one system in the order they go back to customs: receipt order,
-    unless the policy puts restricted goods first. France (FR-DGDDI-SECOURS-DELTA-IMPORT, fiche 2 étape 4):
-    fallback declarations of goods under restrictions (GUN documents) are re-integrated in chronological
-    order and before any new declaration, and a held declaration is new to customs. The release reads
-    index pages, which carry no documents, so there every fallback declaration goes first, oldest first:
-    the restricted ones among them precede every held declaration, as the rule asks."""
-    if policies.policy(system).reintegration.restricted_goods_first:
-        return [*fallback, *held]
-    return sorted([*held, *fallback], key=lambda r: (r.received_at, r.lrn))
-
-
-def anticipation_expired(record: Record, now: datetime) -> bool:
-    expires = record.anticipation_expires_at
-    return parse_iso(expires) < now if expires else False

@@ -57,7 +57,7 @@ class Fallback(BaseModel):
 class Reintegration(BaseModel):
     model_config = _Strict
     deadline_hours: int | None
-    restricted_goods_first: bool  # fallback declarations go back before held ones (fallback.reintegration_order)
+    restricted_goods_first: bool  # fallback declarations go back before held ones (reintegration.reintegration_order)
     marks: list[str]
 
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from ecluse.clock import iso
 from ecluse.declarations import State
-from ecluse.fallback import anticipation_expired, reintegration_marks, reintegration_order
 from ecluse.ledger import HeldAgainMeanwhile, Ledger, Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.ports import SubmitQueue
 from ecluse.records import Record
+from ecluse.reintegration import anticipation_expired, reintegration_marks, reintegration_order
 from ecluse.systems import SystemState
 from ecluse.throttle import TokenBucket
 
