@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ecluse.callers import RELEASE
 from ecluse.declarations import State
 from ecluse.ledger import Ledger, Move, StateConflict
 from ecluse.ports import StatusBoard
@@ -29,6 +30,7 @@ class Settle:
                     f"an older declaration for {state.system} was held again after this one was released: "
                     "back in line, to reach customs in receipt order",
                     frozenset({State.RELEASED}),
+                    by=RELEASE,
                     held_delta=+1,
                     fields={"probe": False},
                 )
