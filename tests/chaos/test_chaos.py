@@ -27,9 +27,18 @@ def world() -> Iterator[World]:
             built.close()
 
 
-def _states(world: World, *lrns: str) -> list[str]:
-    ledger = world.ledger()
-    return [ledger[lrn]["state"] for lrn in lrns]
+def test_two_erps_lodging_the_same_lrn_while_held_reach_customs_once_each(world: World) -> None:
+    world.set_status("DMS_NL", "UNAVAILABLE")
+    first = world.lodge("DMS_NL")
+    twin = world.twin(first)  # the other ERP, for its own party: no lrn_conflict
+    world.set_status("DMS_NL", "AVAILABLE")
+    world.settle()
+    assert [(r.lrn, r.eori) for r in world.customs.received] == [
+        (first.lrn, first.body["declarant"]["eori"]),
+        (twin.lrn, twin.body["declarant"]["eori"]),
+    ]
+    assert {record["state"] for record in world.ledger().values()} == {"ACCEPTED"}
+    assert check_all(world.observe()) == []
 
 
 def test_declaration_held_again_after_a_sending_error_is_not_overtaken(world: World) -> None:

@@ -49,6 +49,13 @@ class Lodged:
         return declaration_key(self.body["declarant"]["eori"], self.lrn)
 
 
+def twin_of(lodged: Lodged) -> Lodged:
+    """The same LRN, lodged by the other ERP for its own party."""
+    body = {**copy.deepcopy(lodged.body), "urgent": False}
+    body["declarant"]["eori"] = OTHER_EORI
+    return Lodged(lodged.lrn, lodged.system, body, OTHER_ERP)
+
+
 @dataclass
 class World:
     """One deployment of Écluse in the embedded AWS (call inside `moto.mock_aws()`)."""
@@ -151,9 +158,7 @@ class World:
 
     def twin(self, of: Lodged, crash_at: int | str | None = None) -> Lodged:
         """The other ERP lodges the same LRN, for its own party: a declaration of its own."""
-        body = {**copy.deepcopy(of.body), "urgent": False}
-        body["declarant"]["eori"] = OTHER_EORI
-        return self._post(Lodged(of.lrn, of.system, body, OTHER_ERP), crash_at)
+        return self._post(twin_of(of), crash_at)
 
     def cancel(self, lodged: Lodged) -> tuple[int, Any]:
         """Its ERP cancels it (the local operator names whose: another ERP may use the same LRN)."""
