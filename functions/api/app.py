@@ -107,7 +107,7 @@ def _no_route(_: Exception) -> Response:
     )
 
 
-@app.post("/declarations", summary="Lodge a declaration (idempotent by LRN)")
+@app.post("/declarations", summary="Lodge a declaration (idempotent by the declarant's LRN)")
 def lodge(declaration: Annotated[Declaration, Body()]) -> Response[dict[str, Any]]:
     lodged = lodging.lodge(declaration, _caller())
     metrics.add_metadata("lrn", lodged.record.lrn)
