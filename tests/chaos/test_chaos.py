@@ -65,6 +65,25 @@ def test_a_release_cut_short_between_ledger_and_queue_keeps_receipt_order(world:
     assert check_all(world.observe()) == []
 
 
+def test_a_fallback_declaration_held_again_on_its_way_back_stays_a_fallback_declaration(world: World) -> None:
+    cid = {"status": "UNAVAILABLE", "source": "CID_ALERT", "reference": "Alerte CID"}
+    assert world.http("PUT", "/systems/DELTA_G/status", cid)[0] == 200
+    first = world.lodge("DELTA_G", urgent=True)  # into the fallback at once
+    world.set_status("DELTA_G", "AVAILABLE")
+    world.release()  # released for its re-integration
+    assert world.http("PUT", "/systems/DELTA_G/status", cid)[0] == 200
+    world.deliver()  # DELTA_G down again before it was sent
+    status, shown = world.http("GET", f"/declarations/{first.lrn}")
+    assert (status, shown["state"], shown["history"][-1]["by"]) == (200, "EMERGENCY", "ecluse:submit")
+    assert world.cancel(first)[1]["error"]["code"] == "not_cancellable"  # its goods moved under the fallback
+    second = world.lodge("DELTA_G", urgent=True)
+    world.settle()
+    assert [r.lrn for r in world.customs.received] == [first.lrn, second.lrn]
+    shown = world.http("GET", f"/declarations/{first.lrn}")[1]
+    assert len(shown["references"]) == len(set(shown["references"]))  # re-integrated twice, each reference once
+    assert check_all(world.observe()) == []
+
+
 @pytest.mark.parametrize("draw", [1, 2, 3])
 def test_storm_keeps_every_guarantee(draw: int) -> None:
     with mock_aws():

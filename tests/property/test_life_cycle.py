@@ -428,3 +428,19 @@ def test_two_erps_lodging_the_same_lrn_are_two_declarations_each_processed_once(
     reached = [(lrn, eori) for lrn, _, _, eori, _ in machine.customs.reached]
     ours, theirs = "FR12345678901234", OTHER_EORI
     assert reached == [("P-00000", ours), ("P-00000", theirs), ("P-00002", ours)]  # receipt order, once each
+
+
+def test_a_fallback_declaration_held_again_keeps_its_place_among_the_fallback_ones() -> None:
+    """Being re-integrated, it found its system down again: back to EMERGENCY, ahead of a younger fallback
+    declaration (it once went back to QUEUED, behind every fallback declaration in France)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.lodge(system=0, urgent=True)  # DELTA_G P-00000: switched to the fallback at once
+    machine.operator(change="AVAILABLE", system=0)
+    machine.release()  # P-00000 released for its re-integration
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.deliver_more(system=0)  # DELTA_G down again before it is sent
+    assert machine.store.records[("P-00000", "local")].state is State.EMERGENCY
+    machine.lodge(system=0, urgent=True)  # P-00001: a younger fallback declaration
+    assert _strict_check(machine) == []

@@ -54,10 +54,13 @@ class State(StrEnum):
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.RECEIVED: frozenset({State.QUEUED, State.RELEASED, State.CANCELLED}),
     State.QUEUED: frozenset({State.RELEASED, State.EMERGENCY, State.CANCELLED, State.REDECLARE, State.SUBMITTED}),
-    State.RELEASED: frozenset({State.SUBMITTED, State.QUEUED, State.FAILED}),
-    State.SUBMITTED: frozenset({State.SUBMITTED, State.ACCEPTED, State.REJECTED, State.FAILED, State.QUEUED}),
+    # back to QUEUED, or to EMERGENCY for a fallback declaration being re-integrated, when held again
+    State.RELEASED: frozenset({State.SUBMITTED, State.QUEUED, State.EMERGENCY, State.FAILED}),
+    State.SUBMITTED: frozenset(
+        {State.SUBMITTED, State.ACCEPTED, State.REJECTED, State.FAILED, State.QUEUED, State.EMERGENCY}
+    ),
     State.EMERGENCY: frozenset({State.RELEASED, State.EMERGENCY}),  # EMERGENCY again: a control recorded
-    State.FAILED: frozenset({State.RELEASED, State.SUBMITTED, State.QUEUED}),
+    State.FAILED: frozenset({State.RELEASED, State.SUBMITTED, State.QUEUED, State.EMERGENCY}),
     State.ACCEPTED: frozenset(),
     State.REJECTED: frozenset(),
     State.CANCELLED: frozenset(),

@@ -102,6 +102,16 @@ class Move:
         return HistoryEntry(state=self.target, at=at, detail=self.detail, by=self.by, reason=self.reason)
 
 
+def back_in_line(record: Record, detail: str, expected: frozenset[State], *, by: str, **changes: Any) -> Move:
+    """A declaration held again on its way to customs goes back to its line: a held one to QUEUED; a
+    fallback declaration being re-integrated to EMERGENCY, among the fallback declarations it was released
+    from (re-integrated in their own order; its goods moved under the fallback, so it is neither cancelled
+    nor switched again)."""
+    if record.fallback_at:
+        return Move(State.EMERGENCY, detail, expected, emergency_delta=+1, by=by, **changes)
+    return Move(State.QUEUED, detail, expected, held_delta=+1, by=by, **changes)
+
+
 class Ledger(Protocol):
     """Where declarations and their history live: every change a conditional move (`Move`)."""
 

@@ -19,7 +19,7 @@ def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
     references = list(record.references)
     if established:
         references.append(f"clearance date {established:%Y-%m-%d %H:%M} UTC")
-    return marks, references
+    return marks, list(dict.fromkeys(references))  # re-integrated again after a hold: once each
 
 
 def reintegration_order(system: str, held: list[Record], fallback: list[Record]) -> list[Record]:

@@ -16,7 +16,7 @@ from ecluse.clock import Clock, iso, parse_iso
 from ecluse.declarations import NOT_RECEIVED, RECEIVED_BY_CUSTOMS, State
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
-from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding
+from ecluse.ledger import Gate, HeldAgainMeanwhile, Ledger, Move, StateConflict, SystemHolding, back_in_line
 from ecluse.records import Record, release_mark
 
 MAX_CUSTOMS_ERRORS, MAX_ERROR_CODE, MAX_ERROR_MESSAGE = 50, 64, 500
@@ -219,12 +219,11 @@ class Submission:
         try:
             moved = self._ledger.move(
                 record,
-                Move(
-                    State.QUEUED,
+                back_in_line(
+                    record,
                     why,
                     frozenset({State.RELEASED, State.SUBMITTED, State.FAILED}),
                     by=SUBMIT,
-                    held_delta=+1,
                     fields={"probe": False, **(asked.known(self._settled_at()) if asked else {})},
                     new_epoch=holds_again,
                 ),

@@ -1,7 +1,8 @@
 """Back in line before anything is released: when a declaration on its way to customs was held again
 (its system's hold epoch moved), every declaration of that system still RELEASED in an earlier epoch goes
-back to QUEUED, in its receipt order, before the drain, a probe or the fast path sends anything younger
-(decision 11). Its message, if still queued, then finds it QUEUED and is skipped."""
+back in line (QUEUED, or EMERGENCY for a fallback declaration being re-integrated), in its receipt order,
+before the drain, a probe or the fast path sends anything younger (decision 11). Its message, if still
+queued, then finds it back in line and is skipped."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 
 from ecluse.callers import RELEASE
 from ecluse.declarations import State
-from ecluse.ledger import Ledger, Move, StateConflict
+from ecluse.ledger import Ledger, StateConflict, back_in_line
 from ecluse.ports import StatusBoard
 from ecluse.systems import SystemState
 
@@ -25,13 +26,12 @@ class Settle:
         while True:
             records, token = self._ledger.page(system=state.system, state=State.RELEASED, limit=100, token=token)
             for record in records:
-                move = Move(
-                    State.QUEUED,
+                move = back_in_line(
+                    record,
                     f"an older declaration for {state.system} was held again after this one was released: "
                     "back in line, to reach customs in receipt order",
                     frozenset({State.RELEASED}),
                     by=RELEASE,
-                    held_delta=+1,
                     fields={"probe": False},
                 )
                 try:
