@@ -15,6 +15,7 @@ from itertools import pairwise
 
 FINAL = frozenset({"ACCEPTED", "REJECTED", "CANCELLED", "REDECLARE"})
 HELD_STATES = frozenset({"QUEUED"})
+WAITING = frozenset({"QUEUED", "EMERGENCY"})  # the lines held and fallback declarations wait in
 
 
 def declaration_key(eori: str | None, lrn: str) -> str:
@@ -97,31 +98,60 @@ def at_most_once(seen: Observation, ledger: dict[str, dict]) -> list[str]:
     return problems
 
 
+def _left_its_line(record: dict) -> tuple[str, str] | None:
+    """When the declaration last left a waiting line on its way to customs, and which line it was."""
+    left = None
+    for before, entry in pairwise(record["history"]):
+        if before["state"] in WAITING and entry["state"] in ("RELEASED", "SUBMITTED"):
+            left = (entry["at"], before["state"])
+    return left
+
+
+def _states_at(record: dict, moment: str) -> set[str]:
+    """Its state just before `moment` and at it, from its history (ISO times in one format compare as text):
+    what happened at the very same moment as another declaration's move may have come before or after it."""
+    history = record["history"]
+    before = [e["state"] for e in history if e["at"] < moment] or [history[0]["state"]]
+    at = [e["state"] for e in history if e["at"] <= moment] or [history[0]["state"]]
+    return {before[-1], at[-1]}
+
+
 def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[str]:
-    """Per system, a declaration that was ever held reached customs after every declaration of its system
-    received before it (that reached customs at all). Fallback declarations are re-integrated in their own
-    line: in France before any held one (the fallback policy's restricted_goods_first), so each line is
-    checked on its own."""
+    """Per system, a declaration that was held before customs received it reached customs after every
+    declaration of its system received before it (that reached customs at all) — except one that was then
+    waiting in the other line: fallback declarations are re-integrated in their own line, in France before
+    any held one (the fallback policy's restricted_goods_first), so a held declaration and a fallback one
+    are not ordered between them. Which line each was in is read when the later one left its own."""
     position = {r.key: i for i, r in enumerate(seen.received)}
     held_when_received = {r.key: r.held for r in seen.received if r.held is not None}
-    lines: dict[tuple[str, bool], list[tuple[str, dict]]] = defaultdict(list)
+    systems: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     for key, record in ledger.items():
         if key in position:
-            fallback = any(h["state"] == "EMERGENCY" for h in record["history"])
-            lines[(record["system"], fallback)].append((key, record))
+            systems[record["system"]].append((key, record))
     problems = []
-    for (system, _), records in lines.items():
+    for system, records in systems.items():
         records.sort(key=lambda pair: (pair[1]["received_at"], pair[1]["lrn"], pair[1].get("declarant", "")))
-        latest_before: tuple[str, dict] | None = None  # the one received earlier that reached customs last
-        for key, record in records:
+        for index, (key, record) in enumerate(records):
             held = held_when_received.get(key, any(h["state"] in HELD_STATES for h in record["history"]))
-            if held and latest_before and position[latest_before[0]] > position[key]:
+            left = _left_its_line(record)
+            if not held or left is None:
+                continue
+            moment, line = left
+            overtaken = next(
+                (
+                    (older_key, older)
+                    for older_key, older in records[:index]
+                    if position[older_key] > position[key]
+                    and older["received_at"] < record["received_at"]
+                    and not _states_at(older, moment) & (WAITING - {line})
+                ),
+                None,
+            )
+            if overtaken:
                 problems.append(
                     f"{system}: {key} (received {record['received_at']}, held) reached customs before "
-                    f"{latest_before[0]} (received {latest_before[1]['received_at']})"
+                    f"{overtaken[0]} (received {overtaken[1]['received_at']})"
                 )
-            if latest_before is None or position[key] > position[latest_before[0]]:
-                latest_before = (key, record)
     return problems
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from tests.chaos.invariants import check_all
+from tests.chaos.invariants import Observation, Receipt, check_all, held_in_receipt_order
 from tests.chaos.storm import storm
 from tests.chaos.world import World
 
@@ -95,3 +95,23 @@ def test_storm_keeps_every_guarantee(draw: int) -> None:
             assert check_all(world.observe()) == [], report
         finally:
             world.close()
+
+
+def _record(lrn: str, received: str, *moves: tuple[str, str]) -> dict:
+    history = [{"state": "RECEIVED", "at": received}, *({"state": s, "at": at} for s, at in moves)]
+    return {"lrn": lrn, "system": "DELTA_G", "received_at": received, "history": history, "state": moves[-1][0]}
+
+
+def test_the_order_check_reports_a_held_one_overtaking_an_older_one_of_its_line_not_of_the_other() -> None:
+    """The check itself: B, held and younger, reaches customs before A. That breaks receipt order when A
+    waited in B's line as B left it; not when A was then waiting among the fallback declarations (or held
+    while B, a fallback declaration, went first, as France wants)."""
+    b = _record("B", "t2", ("QUEUED", "t2"), ("RELEASED", "t5"), ("SUBMITTED", "t6"), ("ACCEPTED", "t6"))
+    a_held = _record("A", "t1", ("QUEUED", "t1"), ("RELEASED", "t7"), ("SUBMITTED", "t8"), ("ACCEPTED", "t8"))
+    a_fallback = _record(
+        "A", "t1", ("QUEUED", "t1"), ("EMERGENCY", "t3"), ("RELEASED", "t7"), ("SUBMITTED", "t8"), ("ACCEPTED", "t8")
+    )
+    received = [Receipt("B", "DELTA_G", "M1"), Receipt("A", "DELTA_G", "M2")]
+    for a, problems in ((a_held, 1), (a_fallback, 0)):
+        seen = Observation({"A": a, "B": b}, {}, received, ["A", "B"], rate_per_minute=60, burst=10)
+        assert len(held_in_receipt_order(seen, seen.ledger)) == problems

@@ -444,3 +444,18 @@ def test_a_fallback_declaration_held_again_keeps_its_place_among_the_fallback_on
     assert machine.store.records[("P-00000", "local")].state is State.EMERGENCY
     machine.lodge(system=0, urgent=True)  # P-00001: a younger fallback declaration
     assert _strict_check(machine) == []
+
+
+def test_a_fallback_declaration_re_integrated_before_an_older_held_one_switched_later_is_in_order() -> None:
+    """France: the younger fallback declaration goes back first, before the older held one, which is
+    switched to the fallback only once the younger is on its way (the check once put both in one line)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.lodge(system=0, urgent=False)  # DELTA_G P-00000: held
+    machine.lodge(system=0, urgent=True)  # P-00001: switched to the fallback at once
+    machine.operator(change="AVAILABLE", system=0)
+    machine.release()  # one token: the fallback declaration P-00001 goes first
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.erp_acts(action="emergency", index=0)  # P-00000 switched to the fallback now
+    assert _strict_check(machine) == []
