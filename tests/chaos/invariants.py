@@ -108,12 +108,12 @@ def _left_its_line(record: dict) -> tuple[str, str] | None:
 
 
 def _states_at(record: dict, moment: str) -> set[str]:
-    """Its state just before `moment` and at it, from its history (ISO times in one format compare as text):
-    what happened at the very same moment as another declaration's move may have come before or after it."""
+    """The states it may have been in at `moment`, from its history (ISO times in one format compare as
+    text): the one just before, and each it passed through at that very moment (moves at the same time
+    as another declaration's may have come before or after it)."""
     history = record["history"]
     before = [e["state"] for e in history if e["at"] < moment] or [history[0]["state"]]
-    at = [e["state"] for e in history if e["at"] <= moment] or [history[0]["state"]]
-    return {before[-1], at[-1]}
+    return {before[-1], *(e["state"] for e in history if e["at"] == moment)}
 
 
 def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[str]:

@@ -459,3 +459,21 @@ def test_a_fallback_declaration_re_integrated_before_an_older_held_one_switched_
     machine.operator(change=Source.CID_ALERT, system=0)
     machine.erp_acts(action="emergency", index=0)  # P-00000 switched to the fallback now
     assert _strict_check(machine) == []
+
+
+def test_a_fallback_declaration_goes_back_before_an_older_one_held_again_at_the_same_moment() -> None:
+    """Every move here happens at the same instant of the fake clock: the older one, held again, waited
+    among the held ones when the younger fallback declaration went first (France)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=2)
+    machine.lodge_still_more(system=0)  # DELTA_G P-00000: fast path, in the queue
+    machine.operator(change=Source.OPERATOR, system=0)
+    machine.lodge_still_more(system=0)  # P-00001: held
+    machine.deliver_more(system=0)  # P-00000 held again
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.erp_acts(action="emergency", index=1)  # P-00001 switched to the fallback
+    machine.operator(change="AVAILABLE", system=0)
+    machine.release()  # P-00001 first, then P-00000
+    machine.deliver_more(system=0)
+    machine.deliver_more(system=0)
+    assert _strict_check(machine) == []
