@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ecluse import systems
 from ecluse.gateway import CustomsError, Lodgement, Outcome, SendingError
@@ -29,6 +29,7 @@ class Received:
     at: float
     marks: tuple[str, ...]
     outcome: Outcome
+    eori: str | None = None  # whose LRN: customs keeps an LRN per declaring party
 
 
 class SimulatedCustoms:
@@ -37,7 +38,7 @@ class SimulatedCustoms:
         self._outages: dict[str, str] = {}
         self._rejections: dict[str, CustomsError] = {}
         self._received: list[Received] = []
-        self._by_key: dict[tuple[str, str], Outcome] = {}
+        self._by_key: dict[tuple[str, str | None, str], Outcome] = {}  # (system, eori, lrn)
         self._sequence = 0
         self.attempts: list[tuple[str, str]] = []  # every lodge call, including refused ones
         self.token: str | None = None  # over HTTP, the bearer token required (None: any or none)
@@ -68,6 +69,7 @@ class SimulatedCustoms:
                 "received": [
                     {
                         "lrn": r.lrn,
+                        "eori": r.eori,
                         "system": r.system,
                         "at": r.at,
                         "accepted": r.outcome.accepted,
@@ -85,8 +87,9 @@ class SimulatedCustoms:
             outage = self._outages.get(lodgement.system)
             if outage:
                 raise SendingError(outage, f"{lodgement.system} is down (simulated)")
-            key = (lodgement.system, lodgement.lrn)
-            if key in self._by_key:  # what a real system does with a duplicate LRN
+            eori = _eori(lodgement.declaration)
+            key = (lodgement.system, eori, lodgement.lrn)
+            if key in self._by_key:  # what a real system does with a duplicate LRN of the same party
                 return Outcome(False, errors=(CustomsError("duplicate_lrn", "LRN already lodged"),))
             rejection = self._rejections.pop(lodgement.lrn, None)
             if rejection:
@@ -96,17 +99,27 @@ class SimulatedCustoms:
                 country = systems.REGISTRY[lodgement.system].country
                 outcome = Outcome(True, mrn=f"{datetime.now(UTC):%y}{country}{self._sequence:014d}")
             self._by_key[key] = outcome
-            self._received.append(Received(lodgement.lrn, lodgement.system, time.time(), lodgement.marks, outcome))
+            self._received.append(
+                Received(lodgement.lrn, lodgement.system, time.time(), lodgement.marks, outcome, eori)
+            )
             return outcome
 
-    def lookup(self, system: str, lrn: str) -> Outcome | None:
+    def lookup(self, system: str, lrn: str, eori: str | None = None) -> Outcome | None:
+        """What customs answered to `eori`'s `lrn`; without `eori`, to anyone's (a gateway keyed by LRN)."""
         with self._lock:
             if system in self._outages:
                 raise SendingError(self._outages[system], f"{system} is down (simulated)")
-            return self._by_key.get((system, lrn))
+            if eori is not None:
+                return self._by_key.get((system, eori, lrn))
+            return next((o for (s, _, n), o in self._by_key.items() if (s, n) == (system, lrn)), None)
 
     def reset(self, system: str) -> None:
         """No circuit here (the submitter wraps customs in one): nothing refuses calls."""
+
+
+def _eori(declaration: dict) -> str | None:
+    party = declaration.get("declarant")
+    return str(party["eori"]) if isinstance(party, dict) and party.get("eori") else None
 
 
 def _answer(outcome: Outcome) -> dict:
@@ -169,12 +182,14 @@ def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> Thre
         def do_GET(self) -> None:
             if self._refused():
                 return
-            parts = [unquote(p) for p in self.path.strip("/").split("/")]
+            url = urlsplit(self.path)
+            parts = [unquote(p) for p in url.path.strip("/").split("/")]
             if len(parts) != 3 or parts[0] != "declarations":
                 self._send(404, {"error": "not found"})
                 return
+            eori = parse_qs(url.query).get("eori", [None])[-1]
             try:
-                outcome = sim.lookup(parts[1], parts[2])
+                outcome = sim.lookup(parts[1], parts[2], eori)
             except SendingError as error:
                 self._failure(error)
                 return

@@ -3,6 +3,8 @@
 An embedded AWS (moto server) holding the tables and queues of template.yaml, the API handler behind a
 local HTTP server, the submit consumer polling the FIFO queue, the release schedule ticking, and a
 simulated customs system on loopback whose outages are switched through `/_sim/...` on the same port.
+Callers are identified as deployed with Cognito (local/auth.py): a token from `POST /oauth2/token`, its
+scope checked on every route; `LOCAL_AUTH=off` leaves the API open, every caller the local operator.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _quiet_environment() -> None:
 
 
 class Stack:
-    def __init__(self, port: int, release_interval: float = 1.0) -> None:
+    def __init__(self, port: int, release_interval: float = 1.0, auth: bool = True) -> None:
         _quiet_environment()
         import logging
 
@@ -103,6 +105,12 @@ class Stack:
         self.http.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
         self.customs_url = customs_url
+        from local.auth import LocalAuth
+
+        # Cognito's token endpoint is served either way (a client written for it still signs in); with
+        # auth off, no route asks for a token and nobody's identity reaches the API
+        self.tokens = LocalAuth(issuer=f"{self.url}/local-user-pool")
+        self.auth = auth
 
     # ------------------------------------------------------------------ in-process event sources
     def _poll_submit_queue(self) -> None:
@@ -270,8 +278,19 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
             if url.path.startswith("/_sim/"):
                 self._simulator(url.path, raw)
                 return
-            query = parse_qs(url.query, keep_blank_values=True)
             headers = {k: v for k, v in self.headers.items()}
+            if url.path == "/oauth2/token":
+                self._token(headers, raw)
+                return
+            authorized, refused = (None, None)
+            if stack.auth:  # as API Gateway's Cognito authorizer, before the function runs
+                authorized, refused = stack.tokens.authorize(self.command, url.path, headers)
+            if refused is not None:
+                from local.auth import encoded
+
+                self._reply(*encoded(refused))
+                return
+            query = parse_qs(url.query, keep_blank_values=True)
             event = {
                 "resource": url.path,
                 "path": url.path,
@@ -293,6 +312,9 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 "body": raw.decode("utf-8", errors="replace") if raw else None,
                 "isBase64Encoded": False,
             }
+            if authorized is not None:  # where API Gateway puts the resource and a Cognito token's claims
+                event["resource"] = event["requestContext"]["resourcePath"] = authorized["resource"]
+                event["requestContext"]["authorizer"] = authorized["authorizer"]
             answer = stack.invoke_api(event)
             body = answer.get("body") or ""
             if answer.get("isBase64Encoded"):
@@ -303,6 +325,14 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
             headers_out.update(answer.get("headers") or {})
             headers_out.setdefault("Content-Type", "application/json")
             self._reply(answer["statusCode"], body, headers_out)
+
+        def _token(self, headers: dict[str, str], raw: bytes) -> None:
+            from local.auth import Answer, encoded
+
+            if self.command != "POST":
+                self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "POST"})))
+                return
+            self._reply(*encoded(stack.tokens.token(headers, raw)))
 
         def _simulator(self, path: str, raw: bytes) -> None:
             try:
@@ -343,9 +373,18 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
 
 
 def main() -> None:
-    stack = Stack(int(os.environ.get("PORT", "3000")), float(os.environ.get("RELEASE_INTERVAL_SECONDS", "1")))
+    mode = os.environ.get("LOCAL_AUTH", "on")
+    if mode not in ("on", "off"):
+        sys.exit(f"LOCAL_AUTH must be on (callers get a token from /oauth2/token) or off (the API open), not {mode!r}")
+    stack = Stack(
+        int(os.environ.get("PORT", "3000")), float(os.environ.get("RELEASE_INTERVAL_SECONDS", "1")), mode == "on"
+    )
     stack.start()
     print(f"Écluse is up on {stack.url} (simulated customs at {stack.customs_url}; Ctrl-C stops)", flush=True)
+    if stack.auth:
+        print(stack.tokens.describe(), flush=True)
+    else:
+        print("LOCAL_AUTH=off: no route asks for a token; every caller is the local operator", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -99,8 +99,13 @@ def drain_queue(sqs: Any, url: str) -> list[dict]:
 class ApiClient:
     """Calls the API Lambda handler with API Gateway REST events, as API Gateway would."""
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, identity: dict | None = None) -> None:
         self.module = module
+        self.identity = identity or {}  # where API Gateway puts the caller (tests.factories.cognito_client…)
+
+    def as_(self, identity: dict) -> ApiClient:
+        """The same API, called by another caller."""
+        return ApiClient(self.module, identity)
 
     def invoke(
         self,
@@ -131,6 +136,7 @@ class ApiClient:
                 "httpMethod": method,
                 "path": path,
                 "identity": {"sourceIp": "127.0.0.1"},
+                **self.identity,
             },
             "body": text,
             "isBase64Encoded": False,

@@ -8,6 +8,7 @@ import tracemalloc
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ecluse.callers import LOCAL
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.submission import Submission
@@ -27,7 +28,7 @@ class SubmitAtOnce:
 
     def send(self, record) -> None:
         self.sent.append((record.lrn, self.clock.now()))
-        self.submission.handle(record.lrn)
+        self.submission.handle(record.lrn, LOCAL.declarant)
 
 
 @dataclass
@@ -60,18 +61,18 @@ def outage_then_drain(backlog: int, config: ReleaseConfig, run_seconds: float = 
     ledger, board = InMemoryLedger(store), InMemoryBoard(store)
     customs = SimulatedCustoms()
     queue = SubmitAtOnce(Submission(ledger, customs, clock, max_attempts=5), clock)
-    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID"), clock.now())
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID", by="test"), clock.now())
     lodging = Lodging(ledger, queue, clock)
     template = validate(declaration_body())
     held = []
     for index in range(backlog):
         lrn = f"H-{index:07d}"
-        lodging.lodge(template.model_copy(update={"lrn": lrn}))
+        lodging.lodge(template.model_copy(update={"lrn": lrn}), LOCAL)
         held.append(lrn)
         clock.sleep(0.001)
-    board.set_release("DELTA_G", config)
+    board.set_release("DELTA_G", config, by="test", at=clock.now())
     clock.moment = clock.moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.CID_ALERT), clock.now())
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.CID_ALERT, by="test"), clock.now())
     drain_start, calls_before = clock.now(), store.calls
     result = DrainResult(held, queue.sent, [], drain_start, 0)
     while board.get("DELTA_G").held:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ecluse import systems
+from ecluse.callers import Caller
 from ecluse.clock import iso, parse_iso
 from ecluse.declarations import Declaration
 from ecluse.errors import EcluseError
@@ -41,9 +42,10 @@ class Store:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.records: dict[str, Record] = {}
-        self.enqueued_at: dict[str, str] = {}
-        self.order: dict[tuple[str, State], list[tuple[str, str]]] = {}  # (system, state) -> sorted keys
+        self.records: dict[tuple[str, str], Record] = {}  # (lrn, declarant) -> record, as the table's key
+        self.enqueued_at: dict[tuple[str, str], str] = {}
+        # (system, state) -> sorted (received_at, lrn, declarant)
+        self.order: dict[tuple[str, State], list[tuple[str, str, str]]] = {}
         self.systems: dict[str, SystemState] = {}
         self.history: dict[str, list[dict]] = {}
         self.calls = 0
@@ -52,22 +54,26 @@ class Store:
         return self.systems.get(name) or SystemState(name)
 
     def index(self, record: Record) -> None:
-        bisect.insort(self.order.setdefault((record.system, record.state), []), (record.received_at, record.lrn))
+        entry = (record.received_at, record.lrn, record.declarant)
+        bisect.insort(self.order.setdefault((record.system, record.state), []), entry)
 
     def unindex(self, record: Record) -> None:
-        self.order[(record.system, record.state)].remove((record.received_at, record.lrn))
+        self.order[(record.system, record.state)].remove((record.received_at, record.lrn, record.declarant))
 
 
 class InMemoryLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
+    def add(
+        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None, caller: Caller
+    ) -> Record:
         s = self.store
         with s.lock:
             s.calls += 1
-            if declaration.lrn in s.records:
-                raise DuplicateLrn(s.records[declaration.lrn])
+            key = (declaration.lrn, caller.declarant)
+            if key in s.records:
+                raise DuplicateLrn(s.records[key])
             system = s.system(declaration.system)
             if hold_reason is None and not (system.accepts_fast_path and system.settled):
                 raise FastPathClosed(f"held: {declaration.system} is {system.mode}")
@@ -75,37 +81,45 @@ class InMemoryLedger:
             moment = iso(at)
             record = Record(
                 lrn=declaration.lrn,
+                declarant=caller.declarant,
                 system=declaration.system,
                 state=state,
                 received_at=moment,
                 history=(
-                    HistoryEntry(state=State.RECEIVED, at=moment, detail="lodged by the ERP"),
-                    HistoryEntry(state=state, at=moment, detail=hold_reason or "sent"),
+                    HistoryEntry(state=State.RECEIVED, at=moment, detail="lodged", by=caller.principal),
+                    HistoryEntry(state=state, at=moment, detail=hold_reason or "sent", by=caller.principal),
                 ),
                 fingerprint=fingerprint,
                 urgent=declaration.urgent,
                 release_epoch=system.epoch if state is State.RELEASED else 0,
                 body=declaration.model_dump(mode="json"),
             )
-            s.records[record.lrn] = record
+            s.records[key] = record
             s.index(record)
             if state is State.QUEUED:
                 s.systems[system.system] = replace(system, held=system.held + 1)
             else:
-                s.enqueued_at[record.lrn] = moment
+                s.enqueued_at[key] = moment
             return record
 
-    def get(self, lrn: str, *, with_body: bool = False) -> Record | None:
+    def get(self, lrn: str, declarant: str, *, with_body: bool = False) -> Record | None:
         with self.store.lock:
             self.store.calls += 1
-            record = self.store.records.get(lrn)
+            record = self.store.records.get((lrn, declarant))
             return record if record is None or with_body else record.model_copy(update={"body": None})
+
+    def find(self, lrn: str) -> list[Record]:
+        with self.store.lock:
+            self.store.calls += 1
+            found = [r for (number, _), r in sorted(self.store.records.items()) if number == lrn]
+            return [r.model_copy(update={"body": None}) for r in found]
 
     def move(self, record: Record, move: Move, at: datetime) -> Record:
         s = self.store
         with s.lock:
             s.calls += 1
-            current = s.records.get(record.lrn)
+            key = (record.lrn, record.declarant)
+            current = s.records.get(key)
             if current is None or current.state not in move.expected:
                 raise StateConflict(record.lrn, current.state if current else None)
             if move.if_attempts is not None and current.attempts != move.if_attempts:
@@ -118,20 +132,18 @@ class InMemoryLedger:
             system = _gated(system, move, at)
             fields = dict(move.fields or {})
             if "enqueued_at" in fields:
-                s.enqueued_at[current.lrn] = fields.pop("enqueued_at")
+                s.enqueued_at[key] = fields.pop("enqueued_at")
             update = {k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items()}
             moved = current.model_copy(
                 update={
                     **update,
                     "state": move.target,
-                    "history": appended(
-                        current.history, HistoryEntry(state=move.target, at=iso(at), detail=move.detail)
-                    )[0],
+                    "history": appended(current.history, move.entry(iso(at)))[0],
                     "attempts": current.attempts + (1 if move.count_attempt else 0),
                 }
             )
             s.unindex(current)
-            s.records[current.lrn] = moved
+            s.records[key] = moved
             s.index(moved)
             s.systems[current.system] = replace(
                 system,
@@ -141,17 +153,17 @@ class InMemoryLedger:
             )
             return moved.model_copy(update={"body": record.body})
 
-    def page(self, *, system, state, limit, token):
-        if system is None:
-            raise EcluseError("filter_required", "give a system", http_status=422)
-        records = list(self.oldest(system, state, limit))
-        return records, None
+    def page(self, *, system, state, limit, token, declarant=None):
+        if system is None or state is None:
+            raise EcluseError("filter_required", "give a system and a state", http_status=422)
+        records = [r for r in self.oldest(system, state, 10_000) if declarant in (None, r.declarant)]
+        return records[:limit], None
 
     def oldest(self, system: str, state: State, limit: int) -> list[Record]:
         with self.store.lock:
             self.store.calls += 1
             keys = self.store.order.get((system, state), [])[:limit]
-            return [self.store.records[lrn].model_copy(update={"body": None}) for _, lrn in keys]
+            return [self.store.records[(lrn, who)].model_copy(update={"body": None}) for _, lrn, who in keys]
 
     def oldest_held_at(self, system: str) -> datetime | None:
         oldest = self.oldest(system, State.QUEUED, 1)
@@ -162,19 +174,20 @@ class InMemoryLedger:
             self.store.calls += 1
             limit_at = iso(before)
             found = [
-                self.store.records[lrn]
+                self.store.records[(lrn, who)]
                 for (_, state), keys in self.store.order.items()
                 if state is State.RELEASED
-                for _, lrn in keys
-                if self.store.enqueued_at.get(lrn, "") < limit_at
+                for _, lrn, who in keys
+                if self.store.enqueued_at.get((lrn, who), "") < limit_at
             ]
             return found[:limit]
 
     def mark_enqueued(self, record: Record, at: datetime) -> None:
         with self.store.lock:
             self.store.calls += 1
-            if self.store.records[record.lrn].state is State.RELEASED:
-                self.store.enqueued_at[record.lrn] = iso(at)
+            key = (record.lrn, record.declarant)
+            if self.store.records[key].state is State.RELEASED:
+                self.store.enqueued_at[key] = iso(at)
 
 
 def _gated(system: SystemState, move: Move, at: datetime) -> SystemState:
@@ -221,17 +234,23 @@ class InMemoryBoard:
             current = self.store.system(system)
             updated = current.after(change, at)  # under the store's lock: nobody changes it meanwhile
             self.store.systems[system] = updated
-            self.store.history.setdefault(system, []).insert(0, {"status": updated.status.value, "at": iso(at)})
+            entry = {"status": updated.status.value, "at": iso(at), "by": updated.by}
+            self.store.history.setdefault(system, []).insert(0, entry)
             return updated
 
     def history(self, system: str, limit: int = 20) -> list[dict]:
         return self.store.history.get(system, [])[:limit]
 
-    def set_release(self, system: str, config: ReleaseConfig) -> SystemState:
+    def set_release(
+        self, system: str, config: ReleaseConfig, *, by: str, at: datetime, reason: str | None = None
+    ) -> SystemState:
         with self.store.lock:
             self.store.calls += 1
-            self.store.systems[system] = replace(self.store.system(system), release=config)
-            return self.store.systems[system]
+            changed = replace(
+                self.store.system(system), release=config, release_by=by, release_changed_at=at, release_reason=reason
+            )
+            self.store.systems[system] = changed
+            return changed
 
     def settle(self, system: str, epoch: int) -> bool:
         with self.store.lock:

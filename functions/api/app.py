@@ -20,12 +20,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import systems
 from ecluse.aws import tracing
+from ecluse.aws.callers import caller, operator_principals
 from ecluse.aws.clients import LazyClient
 from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
 from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
 from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
+from ecluse.callers import Caller
 from ecluse.clock import SystemClock
 from ecluse.config import ApiSettings
 from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, is_lrn
@@ -33,10 +35,10 @@ from ecluse.errors import EcluseError, FieldProblem, invalid, not_in_fallback, u
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.feeds import FEED_NAME, FeedChanged, FeedRequest, Feeds
 from ecluse.life_cycle import State
-from ecluse.lodging import MAX_BODY_BYTES, Lodging, problems_from_pydantic
+from ecluse.lodging import MAX_BODY_BYTES, CancelRequest, Lodging, problems_from_pydantic
 from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
-from ecluse.operations import Operations, StatusRequest
-from ecluse.throttle import ReleaseConfig
+from ecluse.operations import Operations, ReleaseRequest, StatusRequest
+from ecluse.ownership import MAX_DECLARANT
 
 logger = Logger()
 metrics = Metrics()
@@ -50,9 +52,19 @@ lodging = Lodging(_ledger, SqsSubmitQueue(LazyClient("sqs"), settings.submit_que
 operations = Operations(_board, _clock, _ledger.oldest_held_at)
 maintenance = Maintenance(DynamoDbWindowStore(_dynamodb, settings.systems_table), _board, _clock)
 feeds = Feeds(DynamoDbFeedStore(_dynamodb, settings.systems_table), _board, _clock)
+_operators = operator_principals(settings.operator_principal_arns)
 app = APIGatewayRestResolver(enable_validation=True)
 
 LrnPath = Annotated[str, Path(pattern=LRN_PATTERN.pattern, max_length=LRN_MAX, description="the declaration's LRN")]
+Whose = Annotated[
+    str | None,
+    Query(max_length=MAX_DECLARANT, description="whose declaration (operators); an ERP reaches its own only"),
+]
+
+
+def _caller() -> Caller:
+    """Who is calling, as API Gateway authenticated them (decision 16)."""
+    return caller(app.current_event.request_context, _operators)
 
 
 def _error(error: EcluseError) -> Response:
@@ -99,46 +111,60 @@ def _no_route(_: Exception) -> Response:
     )
 
 
-@app.post("/declarations", summary="Lodge a declaration (idempotent by LRN)")
+@app.post("/declarations", summary="Lodge a declaration (idempotent by the declarant's LRN)")
 def lodge(declaration: Annotated[Declaration, Body()]) -> Response[dict[str, Any]]:
-    lodged = lodging.lodge(declaration)
+    lodged = lodging.lodge(declaration, _caller())
     metrics.add_metadata("lrn", lodged.record.lrn)
     if lodged.created:
         metrics.add_metric(name=f"Lodged{lodged.record.state.title()}", unit=MetricUnit.Count, value=1)
     return Response(202 if lodged.created else 200, content_types.APPLICATION_JSON, lodged.record.summary())
 
 
-@app.get("/declarations", summary="List declarations by system and/or state, oldest first")
+@app.get("/declarations", summary="List declarations (an ERP its own) by system, state or declarant, oldest first")
 def list_declarations(
     system: Annotated[str | None, Query(pattern=r"^[A-Z0-9_]+$")] = None,
     state: Annotated[State | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=2048, alias="next")] = None,
+    declarant: Whose = None,
 ) -> dict[str, Any]:
     if system is not None:
         systems.lookup(system)
-    records, token = lodging.page(system=system, state=state, limit=limit, token=next_token)
+    records, token = lodging.page(
+        _caller(), system=system, state=state, limit=limit, token=next_token, declarant=declarant
+    )
     return {"items": [r.answer() for r in records], "next": token}
 
 
-@app.get("/declarations/<lrn>", summary="A declaration's state, history, marks and MRN")
-def get_declaration(lrn: LrnPath) -> dict[str, Any]:
-    return lodging.get(lrn).answer()
+@app.get("/declarations/<lrn>", summary="A declaration's state, history (who, when, why), marks and MRN")
+def get_declaration(lrn: LrnPath, declarant: Whose = None) -> dict[str, Any]:
+    return lodging.get(lrn, _caller(), declarant).answer()
 
 
 @app.delete("/declarations/<lrn>", summary="Cancel a held declaration")
-def cancel_declaration(lrn: LrnPath) -> dict[str, Any]:
-    return lodging.cancel(lrn).answer()
+def cancel_declaration(
+    lrn: LrnPath, request: Annotated[CancelRequest | None, Body()] = None, declarant: Whose = None
+) -> dict[str, Any]:
+    reason = request.reason if request else None
+    cancelled = lodging.cancel(lrn, _caller(), declarant, reason)
+    logger.info("declaration cancelled", extra={"lrn": lrn, "reason_given": reason is not None})
+    return cancelled.answer()
 
 
 @app.post("/declarations/<lrn>/emergency", summary="Switch a held declaration to the fallback procedure")
-def switch_to_fallback(lrn: LrnPath, request: Annotated[EmergencyRequest | None, Body()] = None) -> dict[str, Any]:
-    return fallback.switch(lrn, request).answer()
+def switch_to_fallback(
+    lrn: LrnPath, request: Annotated[EmergencyRequest | None, Body()] = None, declarant: Whose = None
+) -> dict[str, Any]:
+    switched = fallback.switch(lrn, request, _caller(), declarant)
+    logger.info("switched to the fallback", extra={"lrn": lrn, "reason_given": bool(request and request.reason)})
+    return switched.answer()
 
 
 @app.post("/declarations/<lrn>/physical-control", summary="Record a physical control of fallback goods")
-def record_physical_control(lrn: LrnPath, control: Annotated[PhysicalControl, Body()]) -> dict[str, Any]:
-    return fallback.physical_control(lrn, control).answer()
+def record_physical_control(
+    lrn: LrnPath, control: Annotated[PhysicalControl, Body()], declarant: Whose = None
+) -> dict[str, Any]:
+    return fallback.physical_control(lrn, control, _caller(), declarant).answer()
 
 
 # no response validation here: the body is a PDF's bytes (documented in the OpenAPI description)
@@ -153,7 +179,8 @@ def fallback_document(lrn: str) -> Response[Any]:
     wanted = app.current_event.get_query_string_value("format")
     if wanted not in (None, "pdf", "json"):
         raise EcluseError("invalid_format", "format must be pdf or json", http_status=422)
-    record = lodging.get_with_body(lrn)
+    whose = app.current_event.get_query_string_value("declarant")
+    record = lodging.get(lrn, _caller(), whose, with_body=True)
     if not record.fallback_at:
         raise not_in_fallback(
             lrn,
@@ -179,7 +206,8 @@ def fallback_document(lrn: str) -> Response[Any]:
 @app.post("/systems/<system>/emergency", summary="Switch held declarations of a system to the fallback, oldest first")
 def switch_system_to_fallback(system: str, request: Annotated[BulkEmergencyRequest, Body()]) -> dict[str, Any]:
     systems.lookup(system)
-    result = fallback.switch_all(system, request)
+    result = fallback.switch_all(system, request, _caller())
+    logger.info("bulk switch to the fallback", extra={"system": system, "reason_given": request.reason is not None})
     return {"switched": result.switched, "refused": result.refused}
 
 
@@ -195,18 +223,26 @@ def get_system(system: str) -> dict[str, Any]:
 
 @app.put("/systems/<system>/status", summary="Set a customs system's status (operator action)")
 def set_status(system: str, request: Annotated[StatusRequest, Body()]) -> dict[str, Any]:
-    answer = operations.set_status(system, request)
-    logger.info(
+    answer = operations.set_status(system, request, _caller())
+    logger.info(  # never the reason's text: it may name people
         "system status changed",
-        extra={"system": system, "status": answer["status"], "source": answer["source"]},
+        extra={
+            "system": system,
+            "status": answer["status"],
+            "source": answer["source"],
+            "reason_given": request.reason is not None,
+        },
     )
     return answer
 
 
 @app.put("/systems/<system>/release", summary="Set how fast held declarations are released")
-def set_release(system: str, config: Annotated[ReleaseConfig, Body()]) -> dict[str, Any]:
-    answer = operations.set_release(system, config)
-    logger.info("release throttle changed", extra={"system": system, **answer["release"]})
+def set_release(system: str, request: Annotated[ReleaseRequest, Body()]) -> dict[str, Any]:
+    answer = operations.set_release(system, request, _caller())
+    logger.info(
+        "release throttle changed",
+        extra={"system": system, **answer["release"], "reason_given": request.reason is not None},
+    )
     return answer
 
 

@@ -72,7 +72,7 @@ def submit(record: SQSRecord, lambda_context: Any) -> None:
         raise NoTimeLeft("left for the next invocation, untried")
     message = json.loads(record.body)
     try:
-        result = submission.handle(message["lrn"], message.get("released"))
+        result = submission.handle(message["lrn"], message.get("declarant"), message.get("released"))
     except GatewayRefusedCredentials:
         # alarmed on (template: GatewayCredentialsRefusedAlarm): a configuration problem, not an outage
         metrics.add_metric(name="GatewayCredentialsRefused", unit=MetricUnit.Count, value=1)

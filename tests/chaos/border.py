@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local.infra import ROOT
-from tests.chaos.invariants import FINAL, Observation, Receipt
-from tests.factories import declaration_body
+from tests.chaos.invariants import FINAL, Observation, Receipt, declaration_key
+from tests.factories import EORI, declaration_body
 
 SYSTEMS = ("DELTA_G", "CDS", "DMS_NL")
 
@@ -47,8 +47,10 @@ class Http:
 
 @contextmanager
 def local_stack(log: Path, **environment: str) -> Iterator[Http]:
-    """`make run`'s stack in a child process, on a free port; its output goes to `log`."""
-    env = {**os.environ, "PORT": "0", **environment}
+    """`make run`'s stack in a child process, on a free port; its output goes to `log`. Open
+    (`LOCAL_AUTH=off`, every caller the local operator) unless `LOCAL_AUTH="on"` is given: what these
+    tests prove does not depend on who calls (tests/e2e/test_local_auth.py does)."""
+    env = {**os.environ, "PORT": "0", "LOCAL_AUTH": "off", **environment}
     env.pop("AWS_ENDPOINT_URL", None)
     with log.open("w") as sink:  # a file, not a pipe: an undrained pipe would block the stack's logging
         process = subprocess.Popen(
@@ -161,13 +163,16 @@ def _wait_until_final(http: Http, lrns: list[str], seconds: float) -> dict[str, 
 
 
 def _observe(http: Http, ledger: dict[str, dict], lodged: list[str], border: Border) -> Observation:
+    """Every ERP of the border lodges for the factory's party (EORI): its LRNs are that party's."""
     counters = {system: http("GET", f"/systems/{system}")[1] for system in SYSTEMS}
-    received = [Receipt(r["lrn"], r["system"], r.get("mrn")) for r in http("GET", "/_sim/state")[1]["received"]]
+    received = [
+        Receipt(r["lrn"], r["system"], r.get("mrn"), r.get("eori")) for r in http("GET", "/_sim/state")[1]["received"]
+    ]
     return Observation(
-        ledger={lrn: record for lrn, record in ledger.items() if "lrn" in record},
+        ledger={declaration_key(EORI, lrn): record for lrn, record in ledger.items() if "lrn" in record},
         counters=counters,
         received=received,
-        lodged=lodged,
+        lodged=[declaration_key(EORI, lrn) for lrn in lodged],
         rate_per_minute=border.rate_per_minute,
         burst=border.burst,
     )

@@ -17,6 +17,7 @@ class StormReport:
     draw: int
     steps: int
     lodged: int = 0
+    twins: int = 0  # lodged by the other ERP under an LRN already lodged
     flips: int = 0
     outages: int = 0
     crashes: int = 0
@@ -36,7 +37,12 @@ def storm(world: World, draw: int, steps: int) -> StormReport:
         system = rng.choice(world.systems)
         if roll < 0.35:
             crash = rng.randint(1, 3) if rng.random() < 0.05 else None
-            world.lodge(system, crash_at=crash, urgent=rng.random() < 0.05)
+            ours = [d for d in world.lodged if d.identity is None]
+            if ours and rng.random() < 0.15:  # another ERP's declaration under an LRN already used
+                world.twin(rng.choice(ours), crash_at=crash)
+                report.twins += 1
+            else:
+                world.lodge(system, crash_at=crash, urgent=rng.random() < 0.05)
             report.lodged += 1
         elif roll < 0.45:
             world.set_status(system, "AVAILABLE" if system in held_by_operator else "UNAVAILABLE")
@@ -46,7 +52,7 @@ def storm(world: World, draw: int, steps: int) -> StormReport:
             world.outage(system, kind)
             report.outages += kind is not None
         elif roll < 0.55 and world.lodged:
-            world.http("DELETE", f"/declarations/{rng.choice(world.lodged).lrn}")
+            world.cancel(rng.choice(world.lodged))
         elif roll < 0.68:
             world.release(crash_at=rng.randint(1, 8) if rng.random() < 0.1 else None)
             report.releases += 1

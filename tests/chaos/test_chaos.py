@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from tests.chaos.invariants import check_all
+from tests.chaos.invariants import Observation, Receipt, check_all, held_in_receipt_order
 from tests.chaos.storm import storm
 from tests.chaos.world import World
 
@@ -27,9 +27,18 @@ def world() -> Iterator[World]:
             built.close()
 
 
-def _states(world: World, *lrns: str) -> list[str]:
-    ledger = world.ledger()
-    return [ledger[lrn]["state"] for lrn in lrns]
+def test_two_erps_lodging_the_same_lrn_while_held_reach_customs_once_each(world: World) -> None:
+    world.set_status("DMS_NL", "UNAVAILABLE")
+    first = world.lodge("DMS_NL")
+    twin = world.twin(first)  # the other ERP, for its own party: no lrn_conflict
+    world.set_status("DMS_NL", "AVAILABLE")
+    world.settle()
+    assert [(r.lrn, r.eori) for r in world.customs.received] == [
+        (first.lrn, first.body["declarant"]["eori"]),
+        (twin.lrn, twin.body["declarant"]["eori"]),
+    ]
+    assert {record["state"] for record in world.ledger().values()} == {"ACCEPTED"}
+    assert check_all(world.observe()) == []
 
 
 def test_declaration_held_again_after_a_sending_error_is_not_overtaken(world: World) -> None:
@@ -56,6 +65,25 @@ def test_a_release_cut_short_between_ledger_and_queue_keeps_receipt_order(world:
     assert check_all(world.observe()) == []
 
 
+def test_a_fallback_declaration_held_again_on_its_way_back_stays_a_fallback_declaration(world: World) -> None:
+    cid = {"status": "UNAVAILABLE", "source": "CID_ALERT", "reference": "Alerte CID"}
+    assert world.http("PUT", "/systems/DELTA_G/status", cid)[0] == 200
+    first = world.lodge("DELTA_G", urgent=True)  # into the fallback at once
+    world.set_status("DELTA_G", "AVAILABLE")
+    world.release()  # released for its re-integration
+    assert world.http("PUT", "/systems/DELTA_G/status", cid)[0] == 200
+    world.deliver()  # DELTA_G down again before it was sent
+    status, shown = world.http("GET", f"/declarations/{first.lrn}")
+    assert (status, shown["state"], shown["history"][-1]["by"]) == (200, "EMERGENCY", "ecluse:submit")
+    assert world.cancel(first)[1]["error"]["code"] == "not_cancellable"  # its goods moved under the fallback
+    second = world.lodge("DELTA_G", urgent=True)
+    world.settle()
+    assert [r.lrn for r in world.customs.received] == [first.lrn, second.lrn]
+    shown = world.http("GET", f"/declarations/{first.lrn}")[1]
+    assert len(shown["references"]) == len(set(shown["references"]))  # re-integrated twice, each reference once
+    assert check_all(world.observe()) == []
+
+
 @pytest.mark.parametrize("draw", [1, 2, 3])
 def test_storm_keeps_every_guarantee(draw: int) -> None:
     with mock_aws():
@@ -67,3 +95,23 @@ def test_storm_keeps_every_guarantee(draw: int) -> None:
             assert check_all(world.observe()) == [], report
         finally:
             world.close()
+
+
+def _record(lrn: str, received: str, *moves: tuple[str, str]) -> dict:
+    history = [{"state": "RECEIVED", "at": received}, *({"state": s, "at": at} for s, at in moves)]
+    return {"lrn": lrn, "system": "DELTA_G", "received_at": received, "history": history, "state": moves[-1][0]}
+
+
+def test_the_order_check_reports_a_held_one_overtaking_an_older_one_of_its_line_not_of_the_other() -> None:
+    """The check itself: B, held and younger, reaches customs before A. That breaks receipt order when A
+    waited in B's line as B left it; not when A was then waiting among the fallback declarations (or held
+    while B, a fallback declaration, went first, as France wants)."""
+    b = _record("B", "t2", ("QUEUED", "t2"), ("RELEASED", "t5"), ("SUBMITTED", "t6"), ("ACCEPTED", "t6"))
+    a_held = _record("A", "t1", ("QUEUED", "t1"), ("RELEASED", "t7"), ("SUBMITTED", "t8"), ("ACCEPTED", "t8"))
+    a_fallback = _record(
+        "A", "t1", ("QUEUED", "t1"), ("EMERGENCY", "t3"), ("RELEASED", "t7"), ("SUBMITTED", "t8"), ("ACCEPTED", "t8")
+    )
+    received = [Receipt("B", "DELTA_G", "M1"), Receipt("A", "DELTA_G", "M2")]
+    for a, problems in ((a_held, 1), (a_fallback, 0)):
+        seen = Observation({"A": a, "B": b}, {}, received, ["A", "B"], rate_per_minute=60, burst=10)
+        assert len(held_in_receipt_order(seen, seen.ledger)) == problems

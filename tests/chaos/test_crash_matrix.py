@@ -52,6 +52,20 @@ def _lodge(world: World, system: str, crash_at: int | None) -> int:
     return calls
 
 
+def _twin(world: World, crash_at: int | None) -> int:
+    """Another ERP lodges an LRN already lodged, for its own party; after a crash it sends it again."""
+    from tests.chaos.world import twin_of
+
+    twin = twin_of(world.lodged[0])
+    post = lambda: world.http("POST", "/declarations", twin.body, twin.identity)  # noqa: E731
+    result, calls = world.invoke(post, crash_at)
+    world.lodged.append(twin)
+    if isinstance(result, Crash):
+        status, _ = post()
+        assert status in (200, 202), status
+    return calls
+
+
 def _deliver(world: World, crash_at: int | None) -> int:
     """One batch to the submit function: after a crash the batch comes back (World.deliver)."""
     counted = {}
@@ -116,6 +130,7 @@ def _backlog(world: World) -> None:
 PATHS: dict[str, Path] = {
     "fast-path lodging": Path(lambda w: None, lambda w, n: _lodge(w, "DELTA_G", n)),
     "lodging while held": Path(lambda w: _held(w, 1), lambda w, n: _lodge(w, "DELTA_G", n)),
+    "another ERP's same LRN while held": Path(lambda w: _held(w, 1), _twin),
     "release draining a backlog": Path(_backlog, _release),
     "submission accepted": Path(_two_in_the_queue, _deliver),
     "submission with a sending error": Path(_sending_error, _deliver),

@@ -24,8 +24,13 @@ from local import infra, moto_twin
 from local.functions import LambdaContext, load
 from local.simulated import SimulatedCustoms, serve
 from local.stack import _sqs_record
-from tests.chaos.invariants import FINAL, Observation, Receipt
-from tests.factories import declaration_body
+from tests.chaos.invariants import FINAL, Observation, Receipt, declaration_key
+from tests.factories import cognito_client, declaration_body
+
+# A second ERP, besides the local operator every other step acts as: it lodges some of the same LRNs, for
+# a party of its own, and each of those is a declaration of its own (decision 16)
+OTHER_ERP = cognito_client("erp-other")
+OTHER_EORI = "FR98765432109876"
 
 
 class Crash(BaseException):
@@ -37,6 +42,18 @@ class Lodged:
     lrn: str
     system: str
     body: dict
+    identity: dict | None = None  # who lodged it (None: the local operator)
+
+    @property
+    def key(self) -> str:
+        return declaration_key(self.body["declarant"]["eori"], self.lrn)
+
+
+def twin_of(lodged: Lodged) -> Lodged:
+    """The same LRN, lodged by the other ERP for its own party."""
+    body = {**copy.deepcopy(lodged.body), "urgent": False}
+    body["declarant"]["eori"] = OTHER_EORI
+    return Lodged(lodged.lrn, lodged.system, body, OTHER_ERP)
 
 
 @dataclass
@@ -123,22 +140,40 @@ class World:
             self._crash_at = None
 
     # ------------------------------------------------------------------ the ERP and the operator
-    def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def http(
+        self, method: str, path: str, body: Any = None, identity: dict | None = None, query: dict | None = None
+    ) -> tuple[int, Any]:
         from tests.conftest import ApiClient
 
-        status, answer = ApiClient(self.api).call(method, path, body)
+        status, answer = ApiClient(self.api, identity).call(method, path, body, query)
         if status >= 500:
             raise AssertionError(f"{method} {path} answered {status}: {answer}")
         return status, answer
 
-    def lodge(self, system: str, crash_at: int | str | None = None, **fields: Any) -> Lodged:
+    def lodge(
+        self, system: str, crash_at: int | str | None = None, identity: dict | None = None, **fields: Any
+    ) -> Lodged:
         body = declaration_body(system=system, **fields)
-        lodged = Lodged(body["lrn"], system, body)
+        return self._post(Lodged(body["lrn"], system, body, identity), crash_at)
+
+    def twin(self, of: Lodged, crash_at: int | str | None = None) -> Lodged:
+        """The other ERP lodges the same LRN, for its own party: a declaration of its own."""
+        return self._post(twin_of(of), crash_at)
+
+    def cancel(self, lodged: Lodged) -> tuple[int, Any]:
+        """Its ERP cancels it (the local operator names whose: another ERP may use the same LRN)."""
+        whose = None if lodged.identity else {"declarant": "local"}
+        return self.http("DELETE", f"/declarations/{lodged.lrn}", identity=lodged.identity, query=whose)
+
+    def _post(self, lodged: Lodged, crash_at: int | str | None) -> Lodged:
         self.lodged.append(lodged)
-        result, _ = self.invoke(lambda: self.http("POST", "/declarations", body), crash_at)
+        post = lambda: self.http("POST", "/declarations", lodged.body, lodged.identity)  # noqa: E731
+        result, _ = self.invoke(post, crash_at)
         if isinstance(result, Crash):  # the ERP got no answer and retries, as the API contract allows
-            status, _ = self.http("POST", "/declarations", body)
+            status, _ = post()
             assert status in (200, 202), status
+        else:
+            assert result[0] in (200, 202), result
         return lodged
 
     def set_status(self, system: str, status: str) -> None:
@@ -246,6 +281,9 @@ class World:
 
     # ------------------------------------------------------------------ what the tables hold
     def ledger(self) -> dict[str, dict]:
+        """Every declaration, by its key (the party's EORI and the LRN), without its body."""
+        import gzip
+
         from ecluse.aws.items import from_item
 
         items: dict[str, dict] = {}
@@ -254,8 +292,8 @@ class World:
             page = self.dynamodb.scan(**kwargs)
             for item in page.get("Items", []):
                 values = from_item(item)
-                values.pop("body", None)
-                items[values["lrn"]] = values
+                values["eori"] = json.loads(gzip.decompress(values.pop("body")))["declarant"]["eori"]
+                items[declaration_key(values["eori"], values["lrn"])] = values
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -278,13 +316,13 @@ class World:
         return Observation(
             ledger=self.ledger(),
             counters=self.counters(),
-            received=[Receipt(r.lrn, r.system, r.outcome.mrn) for r in self.customs.received],
-            lodged=[d.lrn for d in self.lodged],
+            received=[Receipt(r.lrn, r.system, r.outcome.mrn, r.eori) for r in self.customs.received],
+            lodged=[d.key for d in self.lodged],
             rate_per_minute=self.rate_per_minute,
             burst=self.burst,
             sent_while_held=[*self.sent_while_held, *still_held],
         )
 
-    def describe(self, lrn: str) -> str:
-        record = self.ledger()[lrn]
+    def describe(self, key: str) -> str:
+        record = self.ledger()[key]
         return json.dumps({k: record.get(k) for k in ("state", "history")}, indent=1)

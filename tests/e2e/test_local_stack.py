@@ -67,6 +67,7 @@ def stack(tmp_path_factory) -> Iterator[tuple[Http, subprocess.Popen]]:
         "PORT": "0",
         "RELEASE_INTERVAL_SECONDS": "1",
         "CIRCUIT_RECOVERY_SECONDS": "3",
+        "LOCAL_AUTH": "off",  # as an ERP and an operator, without tokens (tests/e2e/test_local_auth.py has them)
     }
     environment.pop("AWS_ENDPOINT_URL", None)
     # the stack's output goes to a file: an undrained pipe would fill up and block its logging

@@ -79,13 +79,15 @@ def test_a_held_then_released_declaration_and_its_system_tell_every_change_in_or
     assert [(d["previous_state"], d["state"]) for d in declaration] == [
         ("RECEIVED", "QUEUED"), ("QUEUED", "RELEASED"), ("RELEASED", "SUBMITTED"), ("SUBMITTED", "ACCEPTED"),
     ]  # fmt: skip
-    assert {d["lrn"] for d in declaration} == {lrn}
+    assert {(d["lrn"], d["declarant"]) for d in declaration} == {(lrn, "local")}  # whose: route it to its ERP
+    assert [d["by"] for d in declaration] == ["local", "ecluse:release", "ecluse:submit", "ecluse:submit"]
     assert declaration[-1]["mrn"] == customs.received[0].outcome.mrn
     assert [d["sequence"] for d in declaration] == sorted(d["sequence"] for d in declaration)
     system = [e["detail"] for e in told if e["detail-type"] == "System Status Changed"]
-    assert [(s["previous_status"], s["status"], s["mode"], s["source"]) for s in system] == [
-        (None, "UNAVAILABLE", "HOLDING", "CID_ALERT"), ("UNAVAILABLE", "AVAILABLE", "DRAINING", "CID_ALERT"),
-    ]  # fmt: skip
+    assert [(s["previous_status"], s["status"], s["mode"], s["source"], s["by"]) for s in system] == [
+        (None, "UNAVAILABLE", "HOLDING", "CID_ALERT", "local"),
+        ("UNAVAILABLE", "AVAILABLE", "DRAINING", "CID_ALERT", "local"),
+    ]
     assert all(e["source"] == "ecluse" for e in told)
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ecluse.callers import LOCAL
 from tests.conftest import drain_queue
 from tests.factories import declaration_body
 
@@ -152,7 +153,7 @@ def test_large_message_under_the_limit_is_kept_whole(api, ledger):
     assert 500_000 < len(message) < 1_000_000
     body = declaration_body(message=message)
     assert api.call("POST", "/declarations", body)[0] == 202
-    assert ledger.get(body["lrn"], with_body=True).body["message"] == message
+    assert ledger.get(body["lrn"], LOCAL.declarant, with_body=True).body["message"] == message
 
 
 def test_invalid_lrn_is_refused(api):
@@ -232,17 +233,17 @@ def test_during_an_outage_a_declaration_costs_one_write_not_two(ledger, submit_q
             return getattr(ledger, name)
 
         def add(self, *args, **kwargs):
-            writes.append(kwargs["hold_reason"])
+            writes.append(args[3])  # the hold reason
             return ledger.add(*args, **kwargs)
 
     lodging = Lodging(CountingLedger(), submit_queue, clock)
-    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.OPERATOR), clock.now())
-    states = [lodging.lodge(validate(declaration_body())).record.state.value for _ in range(3)]
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.OPERATOR, by="test"), clock.now())
+    states = [lodging.lodge(validate(declaration_body()), LOCAL).record.state.value for _ in range(3)]
     assert states == ["QUEUED"] * 3
     assert len(writes) == 4  # one refused fast path, then straight to the queue
-    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test"), clock.now())
     clock.advance(seconds=6)
-    assert lodging.lodge(validate(declaration_body())).record.state.value == "QUEUED"  # behind the backlog
+    assert lodging.lodge(validate(declaration_body()), LOCAL).record.state.value == "QUEUED"  # behind the backlog
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded"])

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from ecluse.aws.customs_circuit import CircuitBreakingGateway, circuit_config, dynamodb_persistence
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
+from ecluse.callers import LOCAL
 from ecluse.detection import AutoDetection
 from ecluse.gateway import SendingError
 from ecluse.life_cycle import State
@@ -47,12 +48,12 @@ def submission(aws, ledger, board, customs, clock, dynamodb):
 
 def _lodge(ledger, submit_queue, clock, count):
     lodging = Lodging(ledger, submit_queue, clock)
-    return [lodging.lodge(validate(declaration_body())).record.lrn for _ in range(count)]
+    return [lodging.lodge(validate(declaration_body()), LOCAL).record.lrn for _ in range(count)]
 
 
 def _fail(submission, lrn):
     with pytest.raises(SendingError):
-        submission.handle(lrn)
+        submission.handle(lrn, LOCAL.declarant)
 
 
 def test_three_sending_errors_hold_the_system_and_a_probe_brings_it_back(
@@ -66,10 +67,10 @@ def test_three_sending_errors_hold_the_system_and_a_probe_brings_it_back(
     assert (state.status, state.source, state.mode.value) == (Status.UNAVAILABLE, Source.AUTO, "HOLDING")
     assert "3 sending errors" in state.reason
     # SQS redelivers them: they are held in the ledger, not retried into the void
-    assert [submission.handle(lrn).action for lrn in lrns] == ["requeued"] * 3
+    assert [submission.handle(lrn, LOCAL.declarant).action for lrn in lrns] == ["requeued"] * 3
     assert board.get("DELTA_G").held == 3
     newcomer = _lodge(ledger, submit_queue, clock, 1)[0]
-    assert ledger.get(newcomer).state is State.QUEUED
+    assert ledger.get(newcomer, LOCAL.declarant).state is State.QUEUED
 
     customs.set_outage("DELTA_G", None)
     time.sleep(1.1)  # the circuit's recovery timeout runs on the wall clock
@@ -77,14 +78,14 @@ def test_three_sending_errors_hold_the_system_and_a_probe_brings_it_back(
     release = Release(ledger, board, submit_queue, clock, probe_after=timedelta(seconds=60))
     report = release.run()
     assert report.probes == ["DELTA_G"]
-    probe = ledger.get(lrns[0])
+    probe = ledger.get(lrns[0], LOCAL.declarant)
     assert (probe.state, probe.probe) == (State.RELEASED, True)
-    assert submission.handle(lrns[0]).action == "accepted"
+    assert submission.handle(lrns[0], LOCAL.declarant).action == "accepted"
     state = board.get("DELTA_G")
     assert (state.status, state.source) == (Status.AVAILABLE, Source.AUTO)
     release.run()
     for lrn in [*lrns[1:], newcomer]:
-        assert submission.handle(lrn).action == "accepted"
+        assert submission.handle(lrn, LOCAL.declarant).action == "accepted"
     assert [r.lrn for r in customs.received] == [*lrns, newcomer]  # in order, once each
 
 
@@ -96,22 +97,22 @@ def test_a_failed_probe_holds_it_again(ledger, board, submit_queue, submission, 
     time.sleep(1.1)
     clock.advance(minutes=2)
     for lrn in lrns:
-        submission.handle(lrn)  # requeued
+        submission.handle(lrn, LOCAL.declarant)  # requeued
     Release(ledger, board, submit_queue, clock).run()
-    assert submission.handle(lrns[0]).action == "requeued"
+    assert submission.handle(lrns[0], LOCAL.declarant).action == "requeued"
     assert board.get("DELTA_G").auto_held
-    assert ledger.get(lrns[0]).state is State.QUEUED
+    assert ledger.get(lrns[0], LOCAL.declarant).state is State.QUEUED
 
 
 def test_auto_never_overrides_an_operator_and_the_operator_wins(
     ledger, board, submit_queue, submission, customs, clock
 ):
-    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID"), clock.now())
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID", by="test"), clock.now())
     detection = AutoDetection(board, clock)
     assert detection.customs_down("DELTA_G", "errors") is False
     assert board.get("DELTA_G").source is Source.CID_ALERT
     assert detection.customs_back("DELTA_G") is False  # a CID alert is ended by the CID, not by a probe
-    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.CID_ALERT), clock.now())
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.CID_ALERT, by="test"), clock.now())
 
     customs.set_outage("DELTA_G", "server_error")
     lrns = _lodge(ledger, submit_queue, clock, 4)
@@ -120,8 +121,10 @@ def test_auto_never_overrides_an_operator_and_the_operator_wins(
     assert board.get("DELTA_G").auto_held
     customs.set_outage("DELTA_G", None)
     # the operator knows better than the circuit (which would still refuse for a while)
-    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="provider fixed it"), clock.now())
-    assert submission.handle(lrns[3]).action == "accepted"
+    board.change(
+        "DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="provider fixed it", by="test"), clock.now()
+    )
+    assert submission.handle(lrns[3], LOCAL.declarant).action == "accepted"
 
 
 def test_unreadable_systems_table_sends_nothing(aws, ledger, submit_queue, customs, clock, dynamodb):
@@ -159,19 +162,17 @@ def test_unreadable_systems_table_sends_nothing(aws, ledger, submit_queue, custo
         detection,
     )
     with pytest.raises(ClientError):
-        submission.handle(lrn)  # SQS will deliver it again
+        submission.handle(lrn, LOCAL.declarant)  # SQS will deliver it again
     assert customs.attempts == []
-    assert ledger.get(lrn).state is State.RELEASED  # visible, unchanged
+    assert ledger.get(lrn, LOCAL.declarant).state is State.RELEASED  # visible, unchanged
 
 
-def test_failed_declaration_redriven_from_the_dead_letter_queue_is_tried_again(
-    ledger, submit_queue, customs, clock
-):
+def test_failed_declaration_redriven_from_the_dead_letter_queue_is_tried_again(ledger, submit_queue, customs, clock):
     customs.set_outage("DELTA_G", "server_error")
     [lrn] = _lodge(ledger, submit_queue, clock, 1)
     submission = Submission(ledger, customs, clock, max_attempts=1)
-    assert submission.handle(lrn).action == "failed"  # its one attempt spent: dead-lettered
-    assert ledger.get(lrn).state is State.FAILED
+    assert submission.handle(lrn, LOCAL.declarant).action == "failed"  # its one attempt spent: dead-lettered
+    assert ledger.get(lrn, LOCAL.declarant).state is State.FAILED
     customs.set_outage("DELTA_G", None)
-    assert submission.handle(lrn).action == "accepted"
+    assert submission.handle(lrn, LOCAL.declarant).action == "accepted"
     assert len(customs.received) == 1

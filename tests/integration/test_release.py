@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from ecluse.callers import LOCAL
 from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
@@ -35,7 +36,7 @@ class RecordingQueue:
 
 
 def _set(board, clock, status, source=Source.OPERATOR):
-    board.change("DELTA_G", StatusChange(status, source), clock.now())
+    board.change("DELTA_G", StatusChange(status, source, by="test"), clock.now())
 
 
 def _hold(ledger, board, submit_queue, clock, count):
@@ -43,7 +44,7 @@ def _hold(ledger, board, submit_queue, clock, count):
     lodging = Lodging(ledger, submit_queue, clock)
     lrns = []
     for _ in range(count):
-        lrns.append(lodging.lodge(validate(declaration_body())).record.lrn)
+        lrns.append(lodging.lodge(validate(declaration_body()), LOCAL).record.lrn)
         clock.advance(milliseconds=5)
     return lrns
 
@@ -54,7 +55,7 @@ def _sent(sqs, aws):
 
 def test_backlog_is_released_oldest_first_once_available(ledger, board, submit_queue, clock, sqs, aws):
     lrns = _hold(ledger, board, submit_queue, clock, 25)
-    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=600, burst=100))
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=600, burst=100), by="test", at=clock.now())
     release = Release(ledger, board, submit_queue, clock, run_seconds=60)
     assert release.run().holding == ["DELTA_G"]
     assert _sent(sqs, aws) == []
@@ -64,12 +65,12 @@ def test_backlog_is_released_oldest_first_once_available(ledger, board, submit_q
     assert _sent(sqs, aws) == lrns
     assert board.get("DELTA_G").held == 0
     assert board.get("DELTA_G").lease_owner is None  # given back at the end of the run
-    assert {ledger.get(lrn).state for lrn in lrns} == {State.RELEASED}
+    assert {ledger.get(lrn, LOCAL.declarant).state for lrn in lrns} == {State.RELEASED}
 
 
 def test_rate_limits_each_run_and_the_next_run_continues_in_order(ledger, board, submit_queue, clock, sqs, aws):
     lrns = _hold(ledger, board, submit_queue, clock, 25)
-    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10))
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10), by="test", at=clock.now())
     _set(board, clock, Status.AVAILABLE)
     release = Release(ledger, board, submit_queue, clock, run_seconds=0)  # one slice per run
     assert release.run().released == {"DELTA_G": 10}  # the burst
@@ -84,7 +85,7 @@ def test_rate_limits_each_run_and_the_next_run_continues_in_order(ledger, board,
 def test_scheduled_runs_spread_releases_over_the_minute_at_the_rate(ledger, board, submit_queue, clock):
     """The DynamoDB adapters under the schedule (the 10 000 case runs on the in-memory twins)."""
     lrns = _hold(ledger, board, submit_queue, clock, 80)
-    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=20, burst=5))
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=20, burst=5), by="test", at=clock.now())
     _set(board, clock, Status.AVAILABLE)
     queue = RecordingQueue(submit_queue, clock)
     start = clock.now()
@@ -103,7 +104,7 @@ def test_scheduled_runs_spread_releases_over_the_minute_at_the_rate(ledger, boar
 
 def test_outage_mid_drain_stops_at_the_next_release(ledger, board, submit_queue, clock, sqs, aws):
     lrns = _hold(ledger, board, submit_queue, clock, 30)
-    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=600, burst=100))
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=600, burst=100), by="test", at=clock.now())
     _set(board, clock, Status.AVAILABLE)
 
     class DownAfterTwelve(RecordingQueue):
@@ -122,10 +123,10 @@ def test_outage_mid_drain_stops_at_the_next_release(ledger, board, submit_queue,
 
 def test_paused_release_waits_and_resumes(ledger, board, submit_queue, clock, sqs, aws):
     lrns = _hold(ledger, board, submit_queue, clock, 5)
-    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10, paused=True))
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10, paused=True), by="test", at=clock.now())
     _set(board, clock, Status.AVAILABLE)
     assert Release(ledger, board, submit_queue, clock, run_seconds=60).run().released == {}
-    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10))
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=60, burst=10), by="test", at=clock.now())
     Release(ledger, board, submit_queue, clock, run_seconds=0).run()
     assert _sent(sqs, aws) == lrns
 
@@ -137,7 +138,7 @@ def test_crash_between_ledger_and_queue_loses_nothing_and_lodges_once(ledger, bo
         Release(ledger, board, RecordingQueue(submit_queue, clock, fail_on=3), clock).run()
     delivered = _sent(sqs, aws)
     assert delivered == lrns[:2]
-    assert ledger.get(lrns[2]).state is State.RELEASED  # recorded, its message lost
+    assert ledger.get(lrns[2], LOCAL.declarant).state is State.RELEASED  # recorded, its message lost
     assert board.get("DELTA_G").lease_owner is None  # the crashed run gave its lease back
     release = Release(ledger, board, submit_queue, clock)
     release.run()  # before releasing younger ones, the drain sends again what is RELEASED
@@ -148,14 +149,14 @@ def test_crash_between_ledger_and_queue_loses_nothing_and_lodges_once(ledger, bo
     customs = SimulatedCustoms()
     submission = Submission(ledger, customs, clock, max_attempts=3)
     for lrn in delivered + _sent(sqs, aws) + delivered:  # duplicates included, as SQS may deliver them
-        submission.handle(lrn)
+        submission.handle(lrn, LOCAL.declarant)
     assert sorted(lrn for _, lrn in customs.attempts) == sorted(lrns)
-    assert {ledger.get(lrn).state for lrn in lrns} == {State.ACCEPTED}
+    assert {ledger.get(lrn, LOCAL.declarant).state for lrn in lrns} == {State.ACCEPTED}
 
 
 def test_fast_path_send_failure_is_recovered_by_the_sweep(ledger, board, submit_queue, clock, sqs, aws):
     lodging = Lodging(ledger, RecordingQueue(submit_queue, clock, fail_on=1), clock)
-    record = lodging.lodge(validate(declaration_body())).record
+    record = lodging.lodge(validate(declaration_body()), LOCAL).record
     assert record.state is State.RELEASED
     assert _sent(sqs, aws) == []
     clock.advance(minutes=3)
@@ -199,7 +200,7 @@ def test_two_runs_started_at_once_release_each_declaration_once(ledger, board, s
 
 def test_cancelled_while_held_is_skipped(ledger, board, submit_queue, clock, sqs, aws):
     lrns = _hold(ledger, board, submit_queue, clock, 3)
-    Lodging(ledger, submit_queue, clock).cancel(lrns[1])
+    Lodging(ledger, submit_queue, clock).cancel(lrns[1], LOCAL)
     _set(board, clock, Status.AVAILABLE)
     Release(ledger, board, submit_queue, clock).run()
     assert _sent(sqs, aws) == [lrns[0], lrns[2]]
@@ -207,7 +208,7 @@ def test_cancelled_while_held_is_skipped(ledger, board, submit_queue, clock, sqs
 
 def test_deadline_at_risk_is_reported_with_the_rate_that_meets_it(ledger, board, submit_queue, clock):
     _hold(ledger, board, submit_queue, clock, 30)
-    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=1, burst=1, paused=True))
+    board.set_release("DELTA_G", ReleaseConfig(rate_per_minute=1, burst=1, paused=True), by="test", at=clock.now())
     _set(board, clock, Status.AVAILABLE)  # DELTA G: 24 h to re-integrate from now
     clock.advance(hours=23, minutes=50)
     report = Release(ledger, board, submit_queue, clock).run()
@@ -218,9 +219,12 @@ def test_deadline_at_risk_is_reported_with_the_rate_that_meets_it(ledger, board,
 def test_held_again_then_released_within_five_minutes_is_not_deduplicated_away(
     ledger, board, submit_queue, clock, sqs, aws
 ):
-    record = Lodging(ledger, submit_queue, clock).lodge(validate(declaration_body())).record
+    record = Lodging(ledger, submit_queue, clock).lodge(validate(declaration_body()), LOCAL).record
     _set(board, clock, Status.UNAVAILABLE)  # down before the consumer got to it: held again
-    assert Submission(ledger, SimulatedCustoms(), clock, max_attempts=3).handle(record.lrn).action == "requeued"
+    assert (
+        Submission(ledger, SimulatedCustoms(), clock, max_attempts=3).handle(record.lrn, LOCAL.declarant).action
+        == "requeued"
+    )
     _set(board, clock, Status.AVAILABLE)
     Release(ledger, board, submit_queue, clock).run()
     # the first message (still in the queue here) and the new release's: SQS FIFO would drop a second

@@ -22,7 +22,9 @@ def test_sample_events_lodge_submit_and_release(aws, ledger):
         assert lodged["statusCode"] == 202
         answer = load("submit", environment).lambda_handler(_event("submit-released-declaration.json"), LambdaContext())
         assert answer == {"batchItemFailures": []}
-        assert ledger.get("FR-2025-000123").state.value == "ACCEPTED"
+        accepted = ledger.get("FR-2025-000123", "arn:aws:iam::123456789012:role/erp-acme")  # the signer's role
+        assert accepted.state.value == "ACCEPTED"
+        assert accepted.history[0].by == "arn:aws:sts::123456789012:assumed-role/erp-acme/erp"
         report = load("release", {**environment, "RELEASE_RUN_SECONDS": "0"}).lambda_handler(
             _event("release-schedule.json"), LambdaContext()
         )

@@ -80,7 +80,7 @@ def test_concurrent_status_change_is_refused_not_lost(board, clock):
     from ecluse.systems import Source, Status, StatusChange
 
     stale = board.get("DELTA_G")
-    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.OPERATOR), clock.now())
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.OPERATOR, by="test"), clock.now())
 
     class StaleBoard(type(board)):
         def get(self, system):
@@ -88,7 +88,7 @@ def test_concurrent_status_change_is_refused_not_lost(board, clock):
 
     racing = StaleBoard(board._db, board._table)
     with pytest.raises(EcluseError) as refused:
-        racing.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
+        racing.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test"), clock.now())
     assert refused.value.http_status == 409
     assert board.get("DELTA_G").status is Status.UNAVAILABLE
 

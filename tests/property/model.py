@@ -36,6 +36,7 @@ class LostSend(Exception):
 @dataclass
 class Message:
     lrn: str
+    declarant: str
     deduplication_id: str
     released: str | None = None  # which release of the declaration it is for
 
@@ -63,7 +64,7 @@ class FifoSqs:
         self.seen[MessageDeduplicationId] = now
         self.sent += 1
         body = json.loads(MessageBody)
-        message = Message(body["lrn"], MessageDeduplicationId, body.get("released"))
+        message = Message(body["lrn"], body["declarant"], MessageDeduplicationId, body.get("released"))
         self.groups.setdefault(MessageGroupId, []).append(message)
         return {"MessageId": MessageDeduplicationId}
 
@@ -78,7 +79,7 @@ class FifoSqs:
         return sum(len(m) for m in self.groups.values())
 
     def snapshot(self) -> tuple:
-        return tuple((g, tuple(m.lrn for m in ms)) for g, ms in sorted(self.groups.items()))
+        return tuple((g, tuple((m.lrn, m.declarant) for m in ms)) for g, ms in sorted(self.groups.items()))
 
 
 @dataclass
@@ -108,16 +109,17 @@ class CircuitCustoms:
         self.sent_while_held: list[str] = []
         # every lodgement customs took in, in order, duplicates included (the simulated customs answers a
         # second one with duplicate_lrn and keeps only the first in its own `received`)
-        self.reached: list[tuple[str, str, str | None, bool]] = []  # (lrn, system, mrn, held before)
-        self.was_held: Callable[[str], bool] = lambda lrn: True  # the machine tells from its ledger
+        # (lrn, system, mrn, party's EORI, whether it had been held by then)
+        self.reached: list[tuple[str, str, str | None, str | None, bool]] = []
+        self.was_held: Callable[[Lodgement], bool] = lambda _: True  # the machine tells, from its ledger
         self.refused = 0
 
     # the gateway
     def lodge(self, lodgement: Lodgement) -> Outcome:
         return self._through(lodgement.system, lambda: self._lodge(lodgement))
 
-    def lookup(self, system: str, lrn: str) -> Outcome | None:
-        return self._through(system, lambda: self.customs.lookup(system, lrn))
+    def lookup(self, system: str, lrn: str, eori: str | None = None) -> Outcome | None:
+        return self._through(system, lambda: self.customs.lookup(system, lrn, eori))
 
     def reset(self, system: str) -> None:
         self._circuits[system] = _Circuit()
@@ -130,7 +132,10 @@ class CircuitCustoms:
                 f"{lodgement.lrn} reached {lodgement.system} while it was {state.status} ({state.source}), held"
             )
         outcome = self.customs.lodge(lodgement)  # raises SendingError while customs is down: not received
-        self.reached.append((lodgement.lrn, lodgement.system, outcome.mrn, self.was_held(lodgement.lrn)))
+        party = lodgement.declaration.get("declarant") or {}
+        self.reached.append(
+            (lodgement.lrn, lodgement.system, outcome.mrn, party.get("eori"), self.was_held(lodgement))
+        )
         if lodgement.system in self.lose_answer:
             self.lose_answer.discard(lodgement.system)
             raise SendingError("timeout", "customs received it; its answer was lost")

@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from ecluse.access import Role
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
+from ecluse.callers import LOCAL, Caller
 from ecluse.detection import AutoDetection
 from ecluse.errors import EcluseError
 from ecluse.fallback import FallbackProcedure
-from ecluse.gateway import SendingError
+from ecluse.gateway import Lodgement, SendingError
 from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
@@ -34,7 +36,7 @@ from ecluse.submission import Submission
 from ecluse.systems import Source, Status, StatusChange
 from ecluse.throttle import ReleaseConfig
 from local.simulated import SimulatedCustoms
-from tests.chaos.invariants import FINAL, Observation, Receipt, check_all
+from tests.chaos.invariants import FINAL, Observation, Receipt, check_all, declaration_key
 from tests.factories import declaration_body
 from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
 from tests.property.model import CircuitCustoms, FifoSqs, LostSend, Message
@@ -46,7 +48,9 @@ OUTAGE_SOURCES = (Source.OPERATOR, Source.CID_ALERT, Source.MAINTENANCE)
 CUSTOMS_FAULTS = ("server_error", "timeout", "connection_failed")
 MAX_ATTEMPTS = 1000  # FAILED and the redrive are out of scope: decision 11 lets a redriven one come late
 # held_in_receipt_order's message, and Submission's detail when the epoch sends a declaration back in line
-RULES: Counter[str] = Counter()  # how often each rule ran, over the session (printed by -s, see the report)
+RULES: Counter[str] = Counter()
+OTHER = Caller("erp-other", "erp-other", Role.ERP)  # a second ERP, lodging LRNs the first one used
+OTHER_EORI = "FR98765432109876"  # how often each rule ran, over the session (printed by -s, see the report)
 
 
 class LifeCycle(RuleBasedStateMachine):
@@ -61,13 +65,13 @@ class LifeCycle(RuleBasedStateMachine):
         self.sim = SimulatedCustoms()
         self.detection = AutoDetection(self.board, self.clock)
         self.customs = CircuitCustoms(self.sim, self.board, self.clock, self.detection)
-        self.customs.was_held = lambda lrn: any(h.state is State.QUEUED for h in self.store.records[lrn].history)
+        self.customs.was_held = self._held_before
         self.sqs = FifoSqs(self.clock)
         self.queue = SqsSubmitQueue(self.sqs, "submit.fifo")
         self.fallback = FallbackProcedure(self.ledger, self.board, self.clock)
         self.lodging = Lodging(self.ledger, self.queue, self.clock, fallback=self.fallback)
         self.submission = Submission(self.ledger, self.customs, self.clock, MAX_ATTEMPTS, self.detection)
-        self.bodies: list[dict] = []
+        self.bodies: list[tuple[dict, Caller]] = []  # what was lodged, and by whom
         self.systems: tuple[str, ...] = SYSTEMS
         self.config = ReleaseConfig(rate_per_minute=60, burst=10)
         self.healthy = True  # False from a step's start until its invariants held: teardown settles only then
@@ -88,7 +92,7 @@ class LifeCycle(RuleBasedStateMachine):
         self.systems = SYSTEMS[:count]
         self.config = ReleaseConfig(rate_per_minute=rate, burst=burst)
         for system in self.systems:
-            self.board.set_release(system, self.config)
+            self.board.set_release(system, self.config, by="test", at=self.clock.now())
 
     # ------------------------------------------------------------------ the ERP
     # Hypothesis picks rules uniformly: the common events get two or three rules each (same body).
@@ -105,22 +109,29 @@ class LifeCycle(RuleBasedStateMachine):
         self._lodge(system, False)
 
     @precondition(lambda self: self.bodies)
-    @rule(index=st.integers(0, 10_000), action=st.sampled_from(["retry", "cancel", "emergency"]))
+    @rule(index=st.integers(0, 10_000), action=st.sampled_from(["retry", "cancel", "emergency", "same lrn"]))
     def erp_acts(self, index: int, action: str) -> None:
         """The same LRN and body again (the same declaration answered, nothing written), a cancellation or
-        a switch to the fallback: when refused, a 4xx that changed nothing."""
+        a switch to the fallback (when refused, a 4xx that changed nothing), or another ERP lodging the
+        same LRN for its own party: a declaration of its own (decision 16)."""
         self.step(f"erp {action}")
-        body = self.bodies[index % len(self.bodies)]
+        body, caller = self.bodies[index % len(self.bodies)]
         if action == "retry":
             before = self._snapshot()
-            lodged = self.lodging.lodge(validate(body))
+            lodged = self.lodging.lodge(validate(body), caller)
             assert not lodged.created
-            assert lodged.record.lrn == body["lrn"]
+            assert (lodged.record.lrn, lodged.record.declarant) == (body["lrn"], caller.declarant)
             assert self._snapshot() == before
         elif action == "cancel":
-            self._refused_changes_nothing("cancel", lambda: self.lodging.cancel(body["lrn"]))
-        else:
-            self._refused_changes_nothing("emergency", lambda: self.fallback.switch(body["lrn"]))
+            self._refused_changes_nothing("cancel", lambda: self.lodging.cancel(body["lrn"], caller, caller.declarant))
+        elif action == "emergency":
+            switch = lambda: self.fallback.switch(body["lrn"], None, caller, caller.declarant)  # noqa: E731
+            self._refused_changes_nothing("emergency", switch)
+        elif caller is LOCAL and self.ledger.get(body["lrn"], OTHER.declarant) is None:
+            self.clock.advance(milliseconds=1)
+            twin = {**body, "urgent": False, "declarant": {**body["declarant"], "eori": OTHER_EORI}}
+            self.bodies.append((twin, OTHER))
+            assert self.lodging.lodge(validate(twin), OTHER).created
 
     # ------------------------------------------------------------------ operators and customs
     @rule(system=st.integers(0, 2), change=st.sampled_from([*OUTAGE_SOURCES, "AVAILABLE", "AVAILABLE"]))
@@ -129,11 +140,11 @@ class LifeCycle(RuleBasedStateMachine):
         name = self.systems[system % len(self.systems)]
         if change == "AVAILABLE":
             self.step("outage ended")
-            status = StatusChange(Status.AVAILABLE, Source.OPERATOR)
+            status = StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test")
         else:
             self.step(f"outage declared {change}")
             reference = "Alerte CID" if change is Source.CID_ALERT else "INC-4711"
-            status = StatusChange(Status.UNAVAILABLE, Source(change), reference, "property")
+            status = StatusChange(Status.UNAVAILABLE, Source(change), reference, "property", by="test")
         self.board.change(name, status, self.clock.now())
 
     @rule(system=st.integers(0, 2), fault=st.sampled_from([*CUSTOMS_FAULTS, "answer_lost", "back", "back"]))
@@ -213,7 +224,7 @@ class LifeCycle(RuleBasedStateMachine):
         for system in self.systems:
             self.sim.set_outage(system, None)
             if self.board.get(system).status is not Status.AVAILABLE:
-                self.board.change(system, StatusChange(Status.AVAILABLE, Source.OPERATOR), self.clock.now())
+                self.board.change(system, StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test"), self.clock.now())
         for _ in range(100):
             self.clock.advance(seconds=61)
             self._release()
@@ -233,8 +244,8 @@ class LifeCycle(RuleBasedStateMachine):
         body = declaration_body(
             lrn=f"P-{len(self.bodies):05d}", system=self.systems[system % len(self.systems)], urgent=urgent
         )
-        self.bodies.append(body)
-        lodged = self.lodging.lodge(validate(body))
+        self.bodies.append((body, LOCAL))
+        lodged = self.lodging.lodge(validate(body), LOCAL)
         assert lodged.created
         _event(f"lodged {lodged.record.state}")
 
@@ -266,7 +277,7 @@ class LifeCycle(RuleBasedStateMachine):
     def _handle(self, message: Message) -> str | None:
         """One delivery: the submitter's action, None after a sending error (the message stays)."""
         try:
-            result = self.submission.handle(message.lrn, message.released)
+            result = self.submission.handle(message.lrn, message.declarant, message.released)
         except SendingError as error:
             _event(f"sending error {error.kind}")
             return None
@@ -286,22 +297,32 @@ class LifeCycle(RuleBasedStateMachine):
         assert self._snapshot() == before, f"{what} refused ({refused.code}) but changed the ledger"
         _event(f"{what} refused: {refused.code}")
 
+    def _held_before(self, lodgement: Lodgement) -> bool:
+        """Whether the declaration customs is receiving was ever held before (QUEUED in its history)."""
+        party = lodgement.declaration["declarant"]["eori"]
+        with self.store.lock:
+            record = next(r for r in self.store.records.values() if (r.lrn, r.party_eori) == (lodgement.lrn, party))
+        return any(h.state is State.QUEUED for h in record.history)
+
     def _snapshot(self) -> tuple:
         return dict(self.store.records), dict(self.store.systems), self.sqs.snapshot()
 
     def _states(self) -> dict[str, str]:
-        return {lrn: record.state.value for lrn, record in self.store.records.items()}
+        return {declaration_key(r.party_eori, r.lrn): r.state.value for r in self.store.records.values()}
 
     def observe(self) -> Observation:
         with self.store.lock:
-            ledger = {lrn: r.model_dump(mode="json", exclude={"body"}) for lrn, r in self.store.records.items()}
+            ledger = {
+                declaration_key(r.party_eori, r.lrn): r.model_dump(mode="json", exclude={"body"})
+                for r in self.store.records.values()
+            }
             states = {s: self.store.system(s) for s in self.systems}
         counters = {s: {"held": state.held, "emergency": state.emergency} for s, state in states.items()}
         return Observation(
             ledger=ledger,
             counters=counters,
             received=[Receipt(*reached) for reached in self.customs.reached],
-            lodged=[b["lrn"] for b in self.bodies],
+            lodged=[declaration_key(b["declarant"]["eori"], b["lrn"]) for b, _ in self.bodies],
             rate_per_minute=self.config.rate_per_minute,
             burst=self.config.burst,
             sent_while_held=list(self.customs.sent_while_held),
@@ -377,64 +398,82 @@ def test_a_redelivered_message_of_an_earlier_release_does_not_jump_the_line() ->
     assert _strict_check(machine) == []
 
 
-def test_a_possibly_lodged_declaration_held_afterwards_does_not_count_as_overtaking() -> None:
-    """P-00002's fast-path send is lost; P-00003 reaches customs on the fast path, its answer lost, and is
-    held while its lodgement is in doubt. The drain then sends P-00002, and customs' lookup finds P-00003:
-    P-00003 took its place at customs before it was ever held, so no held declaration overtook an older one
-    (the check once counted any later hold)."""
+def test_a_younger_one_received_by_customs_before_its_hold_is_not_out_of_order() -> None:
+    """The older one's message was lost on the fast path; the younger one reached customs, its answer lost,
+    and was held only after that (the check once counted that hold against the order customs received)."""
     machine = LifeCycle()
     machine.configure(count=2, rate=1, burst=1)
-    machine.lodge_still_more(system=0)
-    machine.lodge_still_more(system=0)
-    machine.deliver_more(system=0)
     machine.meanwhile(what="send lost")
-    machine.deliver_more(system=0)
-    machine.lodge_still_more(system=0)  # P-00002: RELEASED, its message lost
     machine.customs_fault(fault="answer_lost", system=0)
-    machine.lodge_still_more(system=0)  # P-00003: fast path, received by customs, its answer lost
+    machine.lodge_still_more(system=0)  # DELTA_G P-00000: RELEASED, its message lost
+    machine.lodge_still_more(system=0)  # P-00001: fast path, in the queue
+    machine.deliver_more(system=0)  # customs receives P-00001; its answer is lost
+    machine.operator(change=Source.OPERATOR, system=0)
+    machine.deliver(ack_lost=False, duplicate=False, system=0)  # P-00001 held again, after customs got it
+    assert _strict_check(machine) == []
+
+
+def test_two_erps_lodging_the_same_lrn_are_two_declarations_each_processed_once() -> None:
+    machine = LifeCycle()
+    machine.configure(count=2, rate=2, burst=2)
+    machine.operator(change=Source.OPERATOR, system=0)
+    machine.lodge(system=0, urgent=False)  # DELTA_G P-00000, held
+    machine.erp_acts(index=0, action="same lrn")  # the other ERP lodges P-00000 for its own party
+    machine.lodge(system=0, urgent=False)  # P-00002 (named after the bodies lodged so far), held
+    machine.erp_acts(index=2, action="same lrn")  # the other ERP's P-00002
+    machine.erp_acts(index=3, action="cancel")  # which it cancels: the first one's P-00002 stays held
+    machine.erp_acts(index=0, action="same lrn")  # nothing more: its twin exists
+    assert list(machine._states().values()) == ["QUEUED", "QUEUED", "QUEUED", "CANCELLED"]
+    assert _strict_check(machine) == []
+    reached = [(lrn, eori) for lrn, _, _, eori, _ in machine.customs.reached]
+    ours, theirs = "FR12345678901234", OTHER_EORI
+    assert reached == [("P-00000", ours), ("P-00000", theirs), ("P-00002", ours)]  # receipt order, once each
+
+
+def test_a_fallback_declaration_held_again_keeps_its_place_among_the_fallback_ones() -> None:
+    """Being re-integrated, it found its system down again: back to EMERGENCY, ahead of a younger fallback
+    declaration (it once went back to QUEUED, behind every fallback declaration in France)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.lodge(system=0, urgent=True)  # DELTA_G P-00000: switched to the fallback at once
+    machine.operator(change="AVAILABLE", system=0)
+    machine.release()  # P-00000 released for its re-integration
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.deliver_more(system=0)  # DELTA_G down again before it is sent
+    assert machine.store.records[("P-00000", "local")].state is State.EMERGENCY
+    machine.lodge(system=0, urgent=True)  # P-00001: a younger fallback declaration
+    assert _strict_check(machine) == []
+
+
+def test_a_fallback_declaration_re_integrated_before_an_older_held_one_switched_later_is_in_order() -> None:
+    """France: the younger fallback declaration goes back first, before the older held one, which is
+    switched to the fallback only once the younger is on its way (the check once put both in one line)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=1)
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.lodge(system=0, urgent=False)  # DELTA_G P-00000: held
+    machine.lodge(system=0, urgent=True)  # P-00001: switched to the fallback at once
+    machine.operator(change="AVAILABLE", system=0)
+    machine.release()  # one token: the fallback declaration P-00001 goes first
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.erp_acts(action="emergency", index=0)  # P-00000 switched to the fallback now
+    assert _strict_check(machine) == []
+
+
+def test_a_fallback_declaration_goes_back_before_an_older_one_held_again_at_the_same_moment() -> None:
+    """Every move here happens at the same instant of the fake clock: the older one, held again, waited
+    among the held ones when the younger fallback declaration went first (France)."""
+    machine = LifeCycle()
+    machine.configure(count=2, rate=1, burst=2)
+    machine.lodge_still_more(system=0)  # DELTA_G P-00000: fast path, in the queue
+    machine.operator(change=Source.OPERATOR, system=0)
+    machine.lodge_still_more(system=0)  # P-00001: held
+    machine.deliver_more(system=0)  # P-00000 held again
+    machine.operator(change=Source.CID_ALERT, system=0)
+    machine.erp_acts(action="emergency", index=1)  # P-00001 switched to the fallback
+    machine.operator(change="AVAILABLE", system=0)
+    machine.release()  # P-00001 first, then P-00000
     machine.deliver_more(system=0)
-    machine.operator(change=Source.OPERATOR, system=0)
-    machine.deliver_more(system=0)  # P-00003 held while in doubt
-    assert machine.store.records["P-00003"].state is State.QUEUED
-    assert [r[0] for r in machine.customs.reached] == ["P-00000", "P-00001", "P-00003"]
+    machine.deliver_more(system=0)
     assert _strict_check(machine) == []
-    assert [r[0] for r in machine.customs.reached][-1] == "P-00002"
-    assert machine.store.records["P-00003"].state is State.ACCEPTED
-
-
-def test_a_declaration_held_before_it_reaches_customs_is_still_checked() -> None:
-    """The check's other side: the same inversion with the younger one held before customs saw it is a
-    problem (the checker is fed a made-up order)."""
-    from tests.chaos.invariants import held_in_receipt_order
-
-    machine = LifeCycle()
-    machine.configure(count=2, rate=1, burst=1)
-    machine.operator(change=Source.OPERATOR, system=0)
-    machine.lodge_still_more(system=0)
-    machine.lodge_still_more(system=0)
-    machine.operator(change="AVAILABLE", system=0)
-    assert _strict_check(machine) == []
-    seen = machine.observe()
-    seen.received.reverse()
-    assert held_in_receipt_order(seen, seen.ledger)
-
-
-def test_a_fallback_declaration_held_again_while_re_integrated_keeps_its_place_in_the_fallback_line() -> None:
-    """An urgent DELTA_G declaration in the fallback is being re-integrated when a new CID alert holds its
-    system: it goes back to EMERGENCY (its goods left under the fallback; it is not held), so the next
-    fallback declaration does not reach customs before it (it once went to QUEUED, behind the newcomer)."""
-    machine = LifeCycle()
-    machine.configure(count=2, rate=1, burst=1)
-    machine.operator(change=Source.CID_ALERT, system=0)
-    machine.lodge(system=0, urgent=True)  # P-00000: EMERGENCY
-    machine.operator(change="AVAILABLE", system=0)
-    machine.release()  # P-00000 re-integrated: RELEASED
-    machine.operator(change=Source.CID_ALERT, system=0)
-    machine.deliver_more(system=0)  # held again on its way
-    p0 = machine.store.records["P-00000"]
-    assert p0.state is State.EMERGENCY
-    assert machine.store.system("DELTA_G").emergency == 1
-    assert machine.store.system("DELTA_G").held == 0
-    machine.lodge(system=0, urgent=True)  # P-00001: EMERGENCY
-    assert _strict_check(machine) == []
-    assert [r[0] for r in machine.customs.reached] == ["P-00000", "P-00001"]

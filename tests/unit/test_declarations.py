@@ -73,7 +73,7 @@ def test_fingerprint_ignores_key_order_but_not_content():
 
 def _refused(target: State, source: State) -> bool:
     try:
-        Move(target, "a move the ledger is asked to write", frozenset({source}))
+        Move(target, "a move the ledger is asked to write", frozenset({source}), by="test")
     except ValueError:
         return True
     return False
@@ -112,7 +112,7 @@ def test_model_refuses_a_non_object():
 
 def test_a_move_outside_the_life_cycle_is_refused():
     with pytest.raises(ValueError, match="no transition to ACCEPTED"):
-        Move(State.ACCEPTED, "skip the queue", frozenset({State.QUEUED}))
+        Move(State.ACCEPTED, "skip the queue", frozenset({State.QUEUED}), by="test")
     with pytest.raises(ValueError, match="from nothing"):
-        Move(State.RELEASED, "from nowhere", frozenset())
-    assert Move(State.RELEASED, "ok", frozenset({State.QUEUED, State.EMERGENCY})).target is State.RELEASED
+        Move(State.RELEASED, "from nowhere", frozenset(), by="test")
+    assert Move(State.RELEASED, "ok", frozenset({State.QUEUED, State.EMERGENCY}), by="test").target is State.RELEASED

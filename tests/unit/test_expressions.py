@@ -38,6 +38,7 @@ def _declared(part: dict) -> tuple[set[str], set[str]]:
             held_delta=-1,
             grant=ReleaseGrant("run", TokenBucket(3.0, AT), 2),
             epoch=4,
+            by="test",
         ),
         Move(
             State.RELEASED,
@@ -46,9 +47,10 @@ def _declared(part: dict) -> tuple[set[str], set[str]]:
             held_delta=-1,
             grant=ReleaseGrant("run", TokenBucket(0, AT), 0, AT + timedelta(minutes=1)),
             epoch=0,
+            by="test",
         ),
-        Move(State.QUEUED, "held again", frozenset({State.SUBMITTED}), held_delta=1, new_epoch=True),
-        Move(State.SUBMITTED, "sending", frozenset({State.RELEASED}), gate=Gate.OPEN_OR_AUTO, epoch=1),
+        Move(State.QUEUED, "held again", frozenset({State.SUBMITTED}), held_delta=1, new_epoch=True, by="test"),
+        Move(State.SUBMITTED, "sending", frozenset({State.RELEASED}), gate=Gate.OPEN_OR_AUTO, epoch=1, by="test"),
     ],
     ids=["release", "probe", "held_again", "submit"],
 )

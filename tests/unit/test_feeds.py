@@ -102,13 +102,15 @@ def test_maintenance_and_degradation_as_the_page_says(feeds, board, clock, page)
 
 
 def test_an_operators_word_survives_the_feed(feeds, board, clock, page):
-    board.change("DMS_NL", StatusChange(Status.UNAVAILABLE, Source.OPERATOR, "ticket 4711"), clock.now())
+    board.change("DMS_NL", StatusChange(Status.UNAVAILABLE, Source.OPERATOR, "ticket 4711", by="test"), clock.now())
     page.component("operational")
     _poll(feeds, clock)
     assert board.get("DMS_NL").source is Source.OPERATOR  # the feed did not start that outage
     page.component("major_outage")
     _poll(feeds, clock)
-    board.change("DMS_NL", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="we lodge fine"), clock.now())
+    board.change(
+        "DMS_NL", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="we lodge fine", by="test"), clock.now()
+    )
     _poll(feeds, clock)  # the page still says major_outage: nothing new, the operator's decision stands
     assert (board.get("DMS_NL").status, board.get("DMS_NL").source) == (Status.AVAILABLE, Source.OPERATOR)
 
@@ -142,7 +144,7 @@ def test_only_https_pages_or_loopback_ones_are_read(feeds, url):
 def test_a_replaced_feed_does_not_replay_what_it_has_seen(feeds, board, clock, page):
     page.component("major_outage")
     _poll(feeds, clock)
-    board.change("DMS_NL", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
+    board.change("DMS_NL", StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test"), clock.now())
     feeds.put("c4t", FeedRequest(url="https://status.example.com/api/v2/summary.json",
                                   components=[{"system": "DMS_NL", "match": DMS}], interval_seconds=120))  # fmt: skip
     clock.advance(seconds=121)

@@ -94,7 +94,7 @@ def test_a_running_window_extended_ends_later(maintenance, board, clock):
 
 
 def test_a_window_leaves_another_sources_outage_alone(maintenance, board, clock):
-    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID"), clock.now())
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID", by="test"), clock.now())
     maintenance.schedule("DELTA_G", _window(clock, starts_in=0, lasts=60))
     maintenance.tick()
     clock.advance(seconds=61)
@@ -108,7 +108,9 @@ def test_an_operator_who_ends_the_outage_ends_the_window(maintenance, board, clo
     maintenance.schedule("ATLAS", _window(clock, starts_in=0, lasts=60))
     maintenance.tick()
     customs.set_outage("ATLAS", "timeout")
-    board.change("ATLAS", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="work done early"), clock.now())
+    board.change(
+        "ATLAS", StatusChange(Status.AVAILABLE, Source.OPERATOR, reason="work done early", by="test"), clock.now()
+    )
     clock.advance(seconds=61)
     maintenance.tick()
     state = board.get("ATLAS")  # customs still does not answer, but the operator decided: theirs stands

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ecluse import policies, systems
+from ecluse.callers import LOCAL
 from ecluse.errors import EcluseError
 from ecluse.fallback import EmergencyRequest, FallbackProcedure, PhysicalControl
 from ecluse.lodging import validate
@@ -31,16 +32,16 @@ class Outage:
         self.fallback = FallbackProcedure(self.ledger, self.board, self.clock)
 
     def status(self, status: Status, source: Source = Source.OPERATOR, reference: str | None = None) -> None:
-        self.board.change(self.system, StatusChange(status, source, reference), self.clock.now())
+        self.board.change(self.system, StatusChange(status, source, reference, by="test"), self.clock.now())
 
     def held(self, **overrides) -> Record:
         self.clock.advance(seconds=1)
         declaration = validate(declaration_body(system=self.system, **overrides))
-        return self.ledger.add(declaration, declaration.fingerprint(), self.clock.now(), hold_reason="outage")
+        return self.ledger.add(declaration, declaration.fingerprint(), self.clock.now(), "outage", LOCAL)
 
     def refusal(self, record: Record, request: EmergencyRequest | None = None) -> str:
         with pytest.raises(EcluseError) as refused:
-            self.fallback.switch(record.lrn, request)
+            self.fallback.switch(record.lrn, request, LOCAL)
         return refused.value.code
 
 
@@ -59,9 +60,9 @@ def test_french_fallback_carries_f5000_1pds_and_f5200_and_goes_back_first_within
     restrictions re-integrated before any new declaration."""
     outage = Outage(system, Source.CID_ALERT, "Alerte CID")
     waiting = outage.held()
-    switched = outage.fallback.switch(outage.held(urgent=True).lrn)
+    switched = outage.fallback.switch(outage.held(urgent=True).lrn, None, LOCAL)
     assert (switched.marks, switched.references) == (("F5000",), ("1PDS Alerte CID",))
-    controlled = outage.fallback.physical_control(switched.lrn, PhysicalControl(released_at=None))
+    controlled = outage.fallback.physical_control(switched.lrn, PhysicalControl(released_at=None), LOCAL)
     assert controlled.marks == ("F5000", "F5200")
     marks, references = reintegration_marks(controlled)
     assert marks == ["F5000", "F5200"]
@@ -98,7 +99,7 @@ def test_french_oea_may_record_in_their_books_except_restricted_goods_and_quotas
     h of the end
     of the alert: the re-integration deadline), not for goods under restrictions nor tariff quotas."""
     outage = Outage("DELTA_G", Source.CID_ALERT, "Alerte CID")
-    assert outage.fallback.switch(outage.held().lrn, BOOKS).fallback_mode == "record_in_books"
+    assert outage.fallback.switch(outage.held().lrn, BOOKS, LOCAL).fallback_mode == "record_in_books"
     restricted = outage.held(documents=[{"code": "C640", "reference": "CHED-1"}])
     assert outage.refusal(restricted, BOOKS) == "record_in_books_refused_restricted_goods"
     assert outage.refusal(outage.held(), EmergencyRequest(mode="record_in_books")) == "oea_authorisation_required"
@@ -154,13 +155,13 @@ def test_irish_systems_keep_lodging_and_allow_the_fallback_for_urgent_goods_only
     assert not policy.passes_through(Source.AUTO)  # nobody answers: nothing to send to
     outage = Outage(system, reference="helpdesk 77")
     assert outage.refusal(outage.held()) == "fallback_urgent_only"
-    assert outage.fallback.switch(outage.held(urgent=True).lrn).references == ("helpdesk 77",)
+    assert outage.fallback.switch(outage.held(urgent=True).lrn, None, LOCAL).references == ("helpdesk 77",)
 
 
 def test_dutch_emergency_procedure_only_with_a_logistic_need():
     outage = Outage("DMS_NL", reference="incident 14-10")
     assert outage.refusal(outage.held()) == "fallback_urgent_only"
-    assert outage.fallback.switch(outage.held(urgent=True).lrn).state == "EMERGENCY"
+    assert outage.fallback.switch(outage.held(urgent=True).lrn, None, LOCAL).state == "EMERGENCY"
 
 
 def test_belgian_evidence_is_the_call_number_with_start_time():
@@ -175,7 +176,7 @@ def test_belgian_evidence_is_the_call_number_with_start_time():
 def test_belgian_export_resubmitted_with_1nps():
     """BE-DOUANE-PLDA-CONTINGENCY (AES): every declaration re-submitted with additional reference '1NPS'."""
     outage = Outage("IDMS", reference="N04737-D:20250613-T170000")
-    switched = outage.fallback.switch(outage.held().lrn)
+    switched = outage.fallback.switch(outage.held().lrn, None, LOCAL)
     assert switched.references == ("1NPS N04737-D:20250613-T170000",)
 
 
@@ -196,7 +197,7 @@ def test_danish_fallback_only_inside_the_window():
     assert policies.policy("DMS_DK").during_maintenance is Routing.HOLD
     outage = Outage("DMS_DK", Source.MAINTENANCE, "window 02:00-04:00")
     inside, after = outage.held(), outage.held()
-    assert outage.fallback.switch(inside.lrn).state == "EMERGENCY"
+    assert outage.fallback.switch(inside.lrn, None, LOCAL).state == "EMERGENCY"
     outage.status(Status.AVAILABLE, Source.MAINTENANCE)
     assert outage.refusal(after) == "system_available"
 

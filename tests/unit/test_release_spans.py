@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from ecluse.aws import tracing
+from ecluse.callers import LOCAL
 from ecluse.lodging import Lodging, validate
 from ecluse.release import Release
 from ecluse.systems import Source, Status, StatusChange
@@ -24,11 +25,11 @@ class Queue:
 def test_the_run_opens_a_span_per_phase():
     store, clock, queue = Store(), FakeClock(), Queue()
     ledger, board = InMemoryLedger(store), InMemoryBoard(store)
-    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.OPERATOR), clock.now())
+    board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.OPERATOR, by="test"), clock.now())
     lodging = Lodging(ledger, queue, clock)
     for _ in range(3):
-        lodging.lodge(validate(declaration_body()))
-    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR), clock.now())
+        lodging.lodge(validate(declaration_body()), LOCAL)
+    board.change("DELTA_G", StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test"), clock.now())
     opened: list[tuple[str, dict[str, str]]] = []
 
     def spans(name: str, **annotations: str):

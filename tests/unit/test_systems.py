@@ -57,24 +57,24 @@ def test_mode_follows_status_and_backlog(status, held, mode):
 
 
 def test_outage_end_starts_the_french_24h_deadline():
-    down = SystemState("DELTA_G").after(StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID"), T0)
+    down = SystemState("DELTA_G").after(StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID", by="test"), T0)
     assert (down.since, down.reintegration_deadline) == (T0, None)
-    up = down.after(StatusChange(Status.AVAILABLE, Source.CID_ALERT), T0 + timedelta(hours=3))
+    up = down.after(StatusChange(Status.AVAILABLE, Source.CID_ALERT, by="test"), T0 + timedelta(hours=3))
     assert up.outage_ended_at == T0 + timedelta(hours=3)
     assert up.reintegration_deadline == T0 + timedelta(hours=27)
     assert up.version == down.version + 1
 
 
 def test_no_deadline_is_invented_where_no_source_gives_one():
-    down = SystemState("CDS").after(StatusChange(Status.UNAVAILABLE, Source.OPERATOR), T0)
-    up = down.after(StatusChange(Status.AVAILABLE, Source.OPERATOR), T0 + timedelta(hours=1))
+    down = SystemState("CDS").after(StatusChange(Status.UNAVAILABLE, Source.OPERATOR, by="test"), T0)
+    up = down.after(StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test"), T0 + timedelta(hours=1))
     assert up.outage_ended_at is not None
     assert up.reintegration_deadline is None
 
 
 def test_same_status_again_keeps_since_and_backlog():
-    down = SystemState("DELTA_G", held=4).after(StatusChange(Status.UNAVAILABLE, Source.OPERATOR), T0)
-    again = down.after(StatusChange(Status.UNAVAILABLE, Source.OPERATOR, "DA-1"), T0 + timedelta(minutes=5))
+    down = SystemState("DELTA_G", held=4).after(StatusChange(Status.UNAVAILABLE, Source.OPERATOR, by="test"), T0)
+    again = down.after(StatusChange(Status.UNAVAILABLE, Source.OPERATOR, "DA-1", by="test"), T0 + timedelta(minutes=5))
     assert again.since == T0
     assert again.reference == "DA-1"
     assert again.held == 4

@@ -22,7 +22,9 @@ class _Settings(BaseModel):
 
 
 class ApiSettings(_Settings):
-    pass
+    # IAM auth: the principals (role or user ARNs, comma-separated) that are operators and reach every
+    # declaration; every other signer is an ERP reaching its own (decision 16)
+    operator_principal_arns: str = Field(default="", alias="OPERATOR_PRINCIPAL_ARNS")
 
 
 class SubmitSettings(_Settings):

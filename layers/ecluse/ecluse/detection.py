@@ -7,6 +7,7 @@ alert, a feed or a maintenance window set wins: AUTO never overrides it.
 
 from __future__ import annotations
 
+from ecluse.callers import DETECTION
 from ecluse.clock import Clock
 from ecluse.errors import EcluseError
 from ecluse.ports import StatusBoard
@@ -33,14 +34,15 @@ class AutoDetection:
         """The circuit opened. True when this put the system UNAVAILABLE."""
         if self._board.get(system).status is Status.UNAVAILABLE:
             return False  # already held, by whoever said so: leave their record alone
-        change = StatusChange(Status.UNAVAILABLE, Source.AUTO, CIRCUIT_REFERENCE, reason)
+        change = StatusChange(Status.UNAVAILABLE, Source.AUTO, CIRCUIT_REFERENCE, reason, by=DETECTION)
         return self._apply(system, change)
 
     def customs_back(self, system: str) -> bool:
         """A probe got an answer. True when this ended an outage the circuit had declared."""
         if not self._board.get(system).auto_held:
             return False
-        change = StatusChange(Status.AVAILABLE, Source.AUTO, CIRCUIT_REFERENCE, "customs answered a probe")
+        answered = "customs answered a probe"
+        change = StatusChange(Status.AVAILABLE, Source.AUTO, CIRCUIT_REFERENCE, answered, by=DETECTION)
         return self._apply(system, change)
 
     def operator_says_available(self, system: str) -> bool:

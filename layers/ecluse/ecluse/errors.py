@@ -65,7 +65,9 @@ def too_large(message: str) -> EcluseError:
 
 def filter_required() -> EcluseError:
     return EcluseError(
-        "filter_required", "list by system, by state or both, e.g. ?system=DELTA_G&state=QUEUED", http_status=422
+        "filter_required",
+        "list by system, by state, by declarant or several, e.g. ?system=DELTA_G&state=QUEUED",
+        http_status=422,
     )
 
 

@@ -39,11 +39,14 @@ def declaration_changed(before: Record | None, after: Record) -> Event | None:
         DECLARATION_STATE_CHANGED,
         {
             "lrn": after.lrn,
+            "declarant": after.declarant,  # whose: a rule routes each ERP's own events to it
             "system": after.system,
             "state": after.state.value,
             "previous_state": previous,
             "at": last.at if last else after.received_at,
             "detail": last.detail if last else "",
+            "by": last.by if last else None,
+            "reason": last.reason if last else None,
             "mrn": after.mrn,
             "marks": list(after.marks),
             "references": list(after.references),
@@ -68,6 +71,7 @@ def system_changed(before: SystemState | None, after: SystemState, at: datetime)
             "source": after.source.value if after.source else None,
             "reference": after.reference,
             "reason": after.reason,
+            "by": after.by,
             "at": iso(after.since if after.since and (before is None or before.status is not after.status) else at),
         },
     )

@@ -8,10 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ecluse import policies
+from ecluse import ownership, policies
+from ecluse.callers import FALLBACK, Caller, Reason
 from ecluse.clock import Clock, iso
 from ecluse.declarations import CalendarAwareDatetime
-from ecluse.errors import EcluseError, FieldProblem, conflict, not_found, not_in_fallback, possibly_lodged
+from ecluse.errors import EcluseError, FieldProblem, conflict, not_in_fallback, possibly_lodged
 from ecluse.ledger import Ledger, Move, StateConflict
 from ecluse.life_cycle import State
 from ecluse.ports import StatusBoard
@@ -31,6 +32,7 @@ class EmergencyRequest(BaseModel):
         "DGDDI 'Procédure de secours DELTA Import', fiche 2 étape 3)",
     )
     oea_authorisation: str | None = Field(default=None, max_length=35, description="needed for record_in_books")
+    reason: Reason = None
 
 
 class BulkEmergencyRequest(BaseModel):
@@ -40,6 +42,7 @@ class BulkEmergencyRequest(BaseModel):
 
     urgent_only: bool = True
     limit: int = Field(default=100, ge=1, le=500)
+    reason: Reason = None
 
 
 class PhysicalControl(BaseModel):
@@ -64,31 +67,34 @@ class FallbackProcedure:
         self._board = board
         self._clock = clock
 
-    def switch(self, lrn: str, request: EmergencyRequest | None = None) -> Record:
+    def switch(
+        self, lrn: str, request: EmergencyRequest | None, caller: Caller, declarant: str | None = None
+    ) -> Record:
         request = request or EmergencyRequest()
         # only the record-in-books checks read the body (restricted goods, tariff quotas)
-        record = self._ledger.get(lrn, with_body=request.mode == "record_in_books")
-        if record is None:
-            raise not_found("declaration", lrn)
-        return self._switch(record, request)
+        wanted = request.mode == "record_in_books"
+        record = ownership.declaration(self._ledger, caller, lrn, declarant, with_body=wanted)
+        return self._switch(record, request, caller.principal)
 
     def switch_urgent(self, record: Record) -> Record | None:
         """An urgent newcomer held by an outage: into the fallback at once when the policy allows it."""
         try:
-            return self._switch(record, EmergencyRequest())
+            return self._switch(record, EmergencyRequest(), FALLBACK)
         except EcluseError:
             return None  # stays held; the reason is for whoever asks for the fallback explicitly
 
-    def switch_all(self, system: str, request: BulkEmergencyRequest) -> Switched:
+    def switch_all(self, system: str, request: BulkEmergencyRequest, caller: Caller) -> Switched:
+        """An operator's switch of a system's held declarations, every declarant's, oldest first."""
         switched: list[str] = []
         refused: list[dict[str, Any]] = []
         for candidate in self._ledger.oldest(system, State.QUEUED, request.limit):
             if request.urgent_only and not candidate.urgent:
                 continue
             if candidate.attempts:  # sent before: what customs answered since is not in the index
-                candidate = self._ledger.get(candidate.lrn) or candidate
+                candidate = self._ledger.get(candidate.lrn, candidate.declarant) or candidate
             try:  # otherwise the index page is enough: the move is conditional on the state it shows
-                switched.append(self._switch(candidate, EmergencyRequest()).lrn)
+                bulk = EmergencyRequest(reason=request.reason)
+                switched.append(self._switch(candidate, bulk, caller.principal).lrn)
             except EcluseError as error:
                 refused.append({"lrn": candidate.lrn, "code": error.code, "message": error.message})
                 if error.code in (
@@ -100,7 +106,7 @@ class FallbackProcedure:
                     break  # the same answer for every declaration of this system
         return Switched(switched, refused)
 
-    def _switch(self, record: Record, request: EmergencyRequest) -> Record:
+    def _switch(self, record: Record, request: EmergencyRequest, by: str) -> Record:
         if record.state is State.EMERGENCY:
             return record
         self._check_switchable(record)
@@ -137,6 +143,8 @@ class FallbackProcedure:
             held_delta=-1,
             emergency_delta=+1,
             if_attempts=record.attempts,
+            by=by,
+            reason=request.reason,
             fields={
                 "marks": marks,
                 "references": [f"{code} {evidence}" if code else evidence],
@@ -191,12 +199,12 @@ class FallbackProcedure:
                 "(FR-DGDDI-SECOURS-DELTA-IMPORT: DGDDI, 'Procédure de secours DELTA Import', fiche 2 étape 3)",
             )
 
-    def physical_control(self, lrn: str, control: PhysicalControl) -> Record:
+    def physical_control(
+        self, lrn: str, control: PhysicalControl, caller: Caller, declarant: str | None = None
+    ) -> Record:
         """Record a physical control of fallback goods: re-integration waits for their release and then
         carries the policy's mark for it (F5200 in France)."""
-        record = self._ledger.get(lrn)
-        if record is None:
-            raise not_found("declaration", lrn)
+        record = ownership.declaration(self._ledger, caller, lrn, declarant)
         if record.state is not State.EMERGENCY:
             raise not_in_fallback(
                 lrn, record.state, "controls are recorded for fallback declarations awaiting re-integration"
@@ -216,5 +224,6 @@ class FallbackProcedure:
             detail,
             frozenset({State.EMERGENCY}),
             fields={"control_pending": pending, "marks": marks},
+            by=caller.principal,
         )
         return self._ledger.move(record, move, self._clock.now())

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ecluse.callers import FEED
 from ecluse.clock import Clock
 from ecluse.errors import EcluseError
 from ecluse.feed_config import (
@@ -124,7 +125,8 @@ class Feeds:
             if state.status is Status.UNAVAILABLE:
                 return None  # already held, by whoever: their record stays
             reference = incident or f"status page: {component.name or system} {status}"
-            self._board.change(system, StatusChange(target, source, reference, f"status page says {status}"), now)
+            change = StatusChange(target, source, reference, f"status page says {status}", by=FEED)
+            self._board.change(system, change, now)
             holding[system] = reference
             return f"{system} UNAVAILABLE ({source}): {reference}"
         if state.status is Status.UNAVAILABLE and not ours:
@@ -132,7 +134,8 @@ class Feeds:
         if state.status is target and not ours:
             return None
         reference = incident or f"status page: {component.name or system} {status}"
-        self._board.change(system, StatusChange(target, Source.FEED, reference, f"status page says {status}"), now)
+        change = StatusChange(target, Source.FEED, reference, f"status page says {status}", by=FEED)
+        self._board.change(system, change, now)
         holding.pop(system, None)
         return f"{system} {target} (FEED): {reference}"
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ecluse.callers import Caller
+from ecluse.declarations import Declaration
 from ecluse.life_cycle import TRANSITIONS, State
-from ecluse.records import Record
+from ecluse.records import HistoryEntry, Record
 from ecluse.throttle import TokenBucket
 
 if TYPE_CHECKING:
@@ -86,6 +88,8 @@ class Move:
     new_epoch: bool = False  # a declaration on its way to customs is held again: later releases are stale
     # only if nothing was sent to customs since the record was read (its attempts are still these)
     if_attempts: int | None = None
+    by: str = field(kw_only=True)  # who moves it, recorded in its history entry (callers.Caller.principal…)
+    reason: str | None = field(default=None, kw_only=True)  # why, as given by whoever asked for it
 
     def __post_init__(self) -> None:
         # The life cycle has one definition (life_cycle.TRANSITIONS): a move outside it is a bug.
@@ -94,23 +98,56 @@ class Move:
             raise ValueError(f"no transition to {self.target} from {illegal or 'nothing'}")
         if len(self.detail) > MAX_DETAIL:  # an error text quoted in it must not grow the item without bound
             object.__setattr__(self, "detail", self.detail[: MAX_DETAIL - 1] + "…")
+        if not self.by:
+            raise ValueError("every move says who made it")
+
+    def entry(self, at: str) -> HistoryEntry:
+        """Its line in the declaration's history."""
+        return HistoryEntry(state=self.target, at=at, detail=self.detail, by=self.by, reason=self.reason)
+
+
+def back_in_line(record: Record, detail: str, expected: frozenset[State], *, by: str, **changes: Any) -> Move:
+    """A declaration held again on its way to customs goes back to its line: a held one to QUEUED; a
+    fallback declaration being re-integrated to EMERGENCY, among the fallback declarations it was released
+    from (re-integrated in their own order; its goods moved under the fallback, so it is neither cancelled
+    nor switched again)."""
+    if record.fallback_at:
+        return Move(State.EMERGENCY, detail, expected, emergency_delta=+1, by=by, **changes)
+    return Move(State.QUEUED, detail, expected, held_delta=+1, by=by, **changes)
 
 
 class Ledger(Protocol):
     """Where declarations and their history live: every change a conditional move (`Move`)."""
 
-    def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
-        """Record a new declaration: RELEASED when `hold_reason` is None (only if the system is NORMAL,
-        else FastPathClosed), QUEUED with that reason otherwise. DuplicateLrn if the LRN exists."""
+    def add(
+        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None, caller: Caller
+    ) -> Record:
+        """Record a new declaration of `caller` (its declarant, lodged by its principal): RELEASED when
+        `hold_reason` is None (only if the system is NORMAL, else FastPathClosed), QUEUED with that reason
+        otherwise. DuplicateLrn if this declarant already lodged the LRN."""
         ...
 
-    def get(self, lrn: str, *, with_body: bool = False) -> Record | None: ...
+    def get(self, lrn: str, declarant: str, *, with_body: bool = False) -> Record | None:
+        """The declaration `declarant` lodged under `lrn` (decision 16: the key is both)."""
+        ...
+
+    def find(self, lrn: str) -> list[Record]:
+        """Every declarant's declaration under `lrn` (for operators, who reach them all), without bodies."""
+        ...
 
     def move(self, record: Record, move: Move, at: datetime) -> Record: ...
 
     def page(
-        self, *, system: str | None, state: State | None, limit: int, token: str | None
-    ) -> tuple[list[Record], str | None]: ...
+        self,
+        *,
+        system: str | None,
+        state: State | None,
+        limit: int,
+        token: str | None,
+        declarant: str | None = None,
+    ) -> tuple[list[Record], str | None]:
+        """Oldest first, by system, state, declarant or any of them (at least one)."""
+        ...
 
     def oldest(self, system: str, state: State, limit: int) -> Iterable[Record]: ...
 
@@ -124,17 +161,3 @@ class Ledger(Protocol):
         """Note a re-send; a declaration that moved on meanwhile needs no note."""
         ...
 
-
-def back_in_line(record: Record, detail: str, expected: frozenset[State], **changes: Any) -> Move:
-    """A declaration held again on its way to customs goes back where it waited: a held one to QUEUED (the
-    backlog), a fallback one being re-integrated to EMERGENCY (its goods left under the fallback: it is
-    not held, and is re-integrated in the fallback's line, before held ones where the policy says so)."""
-    if record.fallback_at:
-        return Move(
-            State.EMERGENCY,
-            f"{detail} (a fallback declaration: back among those awaiting re-integration)",
-            expected,
-            emergency_delta=+1,
-            **changes,
-        )
-    return Move(State.QUEUED, detail, expected, held_delta=+1, **changes)

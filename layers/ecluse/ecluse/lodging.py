@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ecluse import ownership
+from ecluse.callers import Caller, Reason
 from ecluse.clock import Clock
 from ecluse.declarations import Declaration
-from ecluse.errors import FieldProblem, conflict, filter_required, invalid, not_found, possibly_lodged
+from ecluse.errors import FieldProblem, conflict, filter_required, invalid, possibly_lodged
 from ecluse.ledger import DuplicateLrn, FastPathClosed, Ledger, Move, StateConflict
 from ecluse.life_cycle import State
 from ecluse.ports import Log, SubmitQueue, UrgentFallback
@@ -22,6 +24,14 @@ MAX_BODY_BYTES = 1024 * 1024
 # one write instead of a refused transaction and a second one. Holding is always correct (the release
 # run sends a held declaration as soon as the system is NORMAL); only the fast path needs the check.
 REMEMBER_HOLDING = timedelta(seconds=5)
+
+
+class CancelRequest(BaseModel):
+    """`DELETE /declarations/{lrn}` may carry why, for the audit trail."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: Reason = None
 
 
 @dataclass(frozen=True)
@@ -71,19 +81,20 @@ class Lodging:
         self._fallback = fallback  # switches urgent held declarations when the system's policy allows
         self._holding: dict[str, tuple[datetime, str]] = {}  # system -> (until, why), this environment
 
-    def lodge(self, declaration: Declaration) -> Lodged:
+    def lodge(self, declaration: Declaration, caller: Caller) -> Lodged:
+        """Lodge `declaration` as `caller`'s: its declarant's LRN, whoever else uses the same one."""
         fingerprint = declaration.fingerprint()
         at = self._clock.now()
         remembered = self._holding.get(declaration.system)
         try:
             if remembered and at < remembered[0]:
-                record = self._ledger.add(declaration, fingerprint, at, hold_reason=remembered[1])
+                record = self._ledger.add(declaration, fingerprint, at, remembered[1], caller)
             else:
                 try:
-                    record = self._ledger.add(declaration, fingerprint, at, hold_reason=None)
+                    record = self._ledger.add(declaration, fingerprint, at, None, caller)
                 except FastPathClosed as closed:
                     self._holding[declaration.system] = (at + REMEMBER_HOLDING, closed.reason)
-                    record = self._ledger.add(declaration, fingerprint, at, hold_reason=closed.reason)
+                    record = self._ledger.add(declaration, fingerprint, at, closed.reason, caller)
         except DuplicateLrn as duplicate:
             if duplicate.existing.fingerprint != fingerprint:
                 raise conflict(
@@ -109,27 +120,30 @@ class Lodging:
                     "submit queue send failed; left for the release sweep", extra={"lrn": record.lrn}
                 )
 
-    def get(self, lrn: str) -> Record:
-        record = self._ledger.get(lrn)
-        if record is None:
-            raise not_found("declaration", lrn)
-        return record
-
-    def get_with_body(self, lrn: str) -> Record:
-        record = self._ledger.get(lrn, with_body=True)
-        if record is None:
-            raise not_found("declaration", lrn)
-        return record
+    def get(self, lrn: str, caller: Caller, declarant: str | None = None, *, with_body: bool = False) -> Record:
+        return ownership.declaration(self._ledger, caller, lrn, declarant, with_body=with_body)
 
     def page(
-        self, *, system: str | None, state: State | None, limit: int, token: str | None
+        self,
+        caller: Caller,
+        *,
+        system: str | None,
+        state: State | None,
+        limit: int,
+        token: str | None,
+        declarant: str | None = None,
     ) -> tuple[list[Record], str | None]:
-        if system is None and state is None:
+        allowed, whose = ownership.listing(caller, declarant)
+        if not allowed:
+            return [], None
+        if system is None and state is None and whose is None:
             raise filter_required()  # the ledger lists along one of its indexes
-        return self._ledger.page(system=system, state=state, limit=limit, token=token)
+        return self._ledger.page(system=system, state=state, limit=limit, token=token, declarant=whose)
 
-    def cancel(self, lrn: str, reason: str = "cancelled by the ERP") -> Record:
-        record = self.get(lrn)
+    def cancel(
+        self, lrn: str, caller: Caller, declarant: str | None = None, reason: str | None = None
+    ) -> Record:
+        record = self.get(lrn, caller, declarant)
         if record.state is State.CANCELLED:
             return record
         if record.state is not State.QUEUED:
@@ -139,7 +153,15 @@ class Lodging:
             )
         if record.possibly_lodged:
             raise possibly_lodged(lrn, record.attempts, "cancelled")
-        move = Move(State.CANCELLED, reason, frozenset({State.QUEUED}), held_delta=-1, if_attempts=record.attempts)
+        move = Move(
+            State.CANCELLED,
+            "cancelled by an operator" if caller.operator else "cancelled by the ERP",
+            frozenset({State.QUEUED}),
+            held_delta=-1,
+            if_attempts=record.attempts,
+            by=caller.principal,
+            reason=reason,
+        )
         try:
             return self._ledger.move(record, move, self._clock.now())
         except StateConflict as lost:

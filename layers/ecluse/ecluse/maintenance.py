@@ -15,6 +15,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
+from ecluse.callers import MAINTENANCE
 from ecluse.clock import Clock, iso
 from ecluse.errors import EcluseError, FieldProblem, conflict
 from ecluse.ports import StatusBoard
@@ -106,7 +107,9 @@ class Maintenance:
         else:
             self._board.change(
                 window.system,
-                StatusChange(Status.UNAVAILABLE, Source.MAINTENANCE, window.status_reference, window.reason),
+                StatusChange(
+                    Status.UNAVAILABLE, Source.MAINTENANCE, window.status_reference, window.reason, by=MAINTENANCE
+                ),
                 now,
             )
             note = f"{window.system} UNAVAILABLE for planned maintenance"
@@ -127,7 +130,11 @@ class Maintenance:
             self._board.change(
                 window.system,
                 StatusChange(
-                    Status.AVAILABLE, Source.MAINTENANCE, window.status_reference, "customs answered after the work"
+                    Status.AVAILABLE,
+                    Source.MAINTENANCE,
+                    window.status_reference,
+                    "customs answered after the work",
+                    by=MAINTENANCE,
                 ),
                 now,
             )

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecluse import systems
+from ecluse.callers import Caller, Reason
 from ecluse.clock import Clock, iso
 from ecluse.declarations import CalendarAwareDatetime
 from ecluse.drain import outlook
@@ -27,13 +28,19 @@ class StatusRequest(BaseModel):
     status: Status
     source: Source = Source.OPERATOR
     reference: str | None = Field(default=None, max_length=120, description='DA number, "Alerte CID", ticket…')
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason = None
     authorised_from: CalendarAwareDatetime | None = Field(
         default=None, description="when the authority authorises the fallback procedure (ISO 8601 with zone)"
     )
 
-    def change(self) -> StatusChange:
-        return StatusChange(self.status, self.source, self.reference, self.reason, self.authorised_from)
+    def change(self, by: str) -> StatusChange:
+        return StatusChange(self.status, self.source, self.reference, self.reason, self.authorised_from, by=by)
+
+
+class ReleaseRequest(ReleaseConfig):
+    """`PUT /systems/{system}/release`: the throttle, and why it changes."""
+
+    reason: Reason = None
 
 
 class OldestHeld(Protocol):
@@ -60,12 +67,20 @@ def view(state: SystemState, now: datetime, oldest_held_at: datetime | None = No
         "source": state.source.value if state.source else None,
         "reference": state.reference,
         "reason": state.reason,
+        "by": state.by,
         "authorised_from": _when(state.authorised_from),
         "outage_ended_at": _when(state.outage_ended_at),
         "held": state.held,
         "oldest_held_age_seconds": round((now - oldest_held_at).total_seconds()) if oldest_held_at else None,
         "emergency": state.emergency,
         "release": config.model_dump(),
+        "release_changed": {
+            "by": state.release_by,
+            "at": _when(state.release_changed_at),
+            "reason": state.release_reason,
+        }
+        if state.release_by
+        else None,
         "released_last_minute": recent,
         "reintegration_deadline": _when(state.reintegration_deadline),
         "projected_drain_end": _when(drain.projected_end),
@@ -104,7 +119,7 @@ class Operations:
         state = self._board.get(system)
         return {**self._view(state), "policy": continuity(state.policy), "history": self._board.history(system)}
 
-    def set_status(self, system: str, request: StatusRequest) -> dict[str, Any]:
+    def set_status(self, system: str, request: StatusRequest, caller: Caller) -> dict[str, Any]:
         systems.lookup(system)
         if request.source is Source.AUTO:
             raise EcluseError(
@@ -113,8 +128,12 @@ class Operations:
                 [FieldProblem("source", "source_reserved", "use OPERATOR, CID_ALERT, SELF_TRIGGERED, …")],
                 422,
             )
-        return self._view(self._board.change(system, request.change(), self._clock.now()))
+        return self._view(self._board.change(system, request.change(caller.principal), self._clock.now()))
 
-    def set_release(self, system: str, config: ReleaseConfig) -> dict[str, Any]:
+    def set_release(self, system: str, request: ReleaseRequest, caller: Caller) -> dict[str, Any]:
         systems.lookup(system)
-        return self._view(self._board.set_release(system, config))
+        config = ReleaseConfig(rate_per_minute=request.rate_per_minute, burst=request.burst, paused=request.paused)
+        changed = self._board.set_release(
+            system, config, by=caller.principal, at=self._clock.now(), reason=request.reason
+        )
+        return self._view(changed)

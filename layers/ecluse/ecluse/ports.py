@@ -27,7 +27,11 @@ class StatusBoard(Protocol):
 
     def history(self, system: str, limit: int = 20) -> list[dict[str, Any]]: ...
 
-    def set_release(self, system: str, config: ReleaseConfig) -> SystemState: ...
+    def set_release(
+        self, system: str, config: ReleaseConfig, *, by: str, at: datetime, reason: str | None = None
+    ) -> SystemState:
+        """Set the release throttle, recording who changed it, when and why (the last change only)."""
+        ...
 
     def acquire_lease(self, system: str, owner: str, now: datetime, until: datetime) -> bool:
         """Become the only release run for `system` until `until`, unless another run holds it."""

@@ -16,6 +16,9 @@ class HistoryEntry(BaseModel):
     state: State
     at: str
     detail: str = ""
+    # who: a principal (an ERP, an operator) or Écluse itself (callers.RELEASE…); None in entries before decision 16
+    by: str | None = None
+    reason: str | None = None  # why, as the person acting gave it (manual actions only)
 
 
 MAX_HISTORY = 100  # entries one declaration keeps: a DynamoDB item stops at 400 KB, the body takes most
@@ -36,6 +39,7 @@ def appended(history: tuple[HistoryEntry, ...], entry: HistoryEntry) -> tuple[tu
     count = sum(int(m.group(1)) if (m := _NOT_KEPT.match(e.detail)) else 1 for e in dropped)
     marker = HistoryEntry(
         state=dropped[-1].state,
+        by=dropped[-1].by,
         at=dropped[-1].at,
         detail=f"{count} earlier entries not kept (a declaration keeps its first {_KEPT_FIRST} and its latest "
         f"{len(latest)}), the last of them at {dropped[-1].at}",
@@ -49,6 +53,7 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
     lrn: str
+    declarant: str  # who lodged it (callers.Caller.declarant): with the LRN, its key (decision 16)
     system: str
     state: State
     received_at: str
@@ -78,6 +83,13 @@ class Record(BaseModel):
         it: customs may hold it, so it must not be cancelled or lodged again under the fallback."""
         return self.attempts > 0 and self.customs_lookup != NOT_RECEIVED
 
+    @property
+    def party_eori(self) -> str | None:
+        """Whose LRN it is at customs: the declaring party's EORI in the body (when it was loaded). The LRN
+        is that party's own reference, and two ERPs of Écluse may use the same one (decision 16)."""
+        party = (self.body or {}).get("declarant")
+        return str(party["eori"]) if isinstance(party, dict) and party.get("eori") else None
+
     def summary(self) -> dict[str, Any]:
         return {
             "lrn": self.lrn,
@@ -89,6 +101,7 @@ class Record(BaseModel):
     def answer(self) -> dict[str, Any]:
         return {
             **self.summary(),
+            "declarant": self.declarant,
             "history": [h.model_dump(mode="json") for h in self.history],
             "marks": list(self.marks),
             "references": list(self.references),

@@ -1,5 +1,5 @@
-"""Re-integration: the order in which a system's held and fallback declarations go back to customs once
-it is back, and the marks a fallback declaration carries then (the release, ecluse.release.slices)."""
+"""Re-integration: what a fallback declaration carries when it goes back to customs, and in which order
+held and fallback declarations of a system go back (the release drains them, `release.slices`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def reintegration_marks(record: Record) -> tuple[list[str], list[str]]:
     references = list(record.references)
     if established:
         references.append(f"clearance date {established:%Y-%m-%d %H:%M} UTC")
-    return marks, references
+    return marks, list(dict.fromkeys(references))  # re-integrated again after a hold: once each
 
 
 def reintegration_order(system: str, held: list[Record], fallback: list[Record]) -> list[Record]:

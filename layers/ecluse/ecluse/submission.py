@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from ecluse.callers import SUBMIT
 from ecluse.clock import Clock, iso, parse_iso
 from ecluse.detection import AutoDetection, CustomsUnreachable
 from ecluse.gateway import CustomsGateway, Lodgement, Outcome, SendingError
@@ -65,12 +66,12 @@ class Submission:
         self._detection = detection
         self._settle = settle
 
-    def handle(self, lrn: str, released: str | None = None) -> SubmitResult:
-        """Process one delivery of `lrn`. Raises SendingError when SQS should retry it; the retry budget
-        is the ledger's count of sending attempts, not how often SQS delivered the message (a delivery
-        postponed for lack of time, or skipped behind a failing one, sent nothing). `released` says which
-        release the message is for (its latest RELEASED entry's time; None from older messages)."""
-        record = self._ledger.get(lrn, with_body=True)
+    def handle(self, lrn: str, declarant: str | None, released: str | None = None) -> SubmitResult:
+        """Process one delivery of `declarant`'s `lrn`. Raises SendingError when SQS should retry it; the
+        retry budget is the ledger's count of sending attempts, not how often SQS delivered the message (a
+        delivery postponed for lack of time, or skipped behind a failing one, sent nothing). `released` says
+        which release the message is for (its latest RELEASED entry's time; None from older messages)."""
+        record = self._read(lrn, declarant)
         if record is None or record.state not in SENDABLE:
             # Duplicate delivery of something already answered, cancelled or put back in the queue.
             return SubmitResult(lrn, record.state if record else None, "skipped")
@@ -87,6 +88,7 @@ class Submission:
                     State.SUBMITTED,
                     f"sending to customs (attempt {record.attempts + 1})",
                     frozenset({record.state}),
+                    by=SUBMIT,
                     gate=Gate.OPEN_OR_AUTO if record.probe else Gate.OPEN,
                     count_attempt=True,
                     epoch=record.release_epoch,
@@ -118,6 +120,12 @@ class Submission:
             self._detection.customs_back(record.system)
         return self._record(record, outcome, asked)
 
+    def _read(self, lrn: str, declarant: str | None) -> Record | None:
+        """A message written before decision 16 names no declarant (one redriven from the dead-letter
+        queue): the LRN's only declaration, as the migration left it; none when several share it."""
+        found = [declarant] if declarant is not None else [r.declarant for r in self._ledger.find(lrn)]
+        return self._ledger.get(lrn, found[0], with_body=True) if len(found) == 1 else None
+
     def _send(self, record: Record, sent_before: bool, asked: _Asked) -> Outcome:
         try:
             return self._call(record, sent_before, asked)
@@ -133,7 +141,7 @@ class Submission:
                 "settling",
                 f"customs may still be finishing the lodgement that timed out; asked from {record.lookup_after}",
             )
-        outcome = self._gateway.lookup(record.system, record.lrn) if sent_before else None
+        outcome = self._gateway.lookup(record.system, record.lrn, record.party_eori) if sent_before else None
         asked.found, asked.not_received = outcome is not None, sent_before and outcome is None
         if outcome is not None:
             return outcome
@@ -156,6 +164,7 @@ class Submission:
                 State.FAILED,
                 f"gave up after {record.attempts} sending attempts; last error {error}",
                 frozenset({State.SUBMITTED}),
+                by=SUBMIT,
                 fields=fields,
             )
             try:
@@ -167,6 +176,7 @@ class Submission:
             State.SUBMITTED,
             f"sending error ({error}); will ask customs again",
             frozenset({State.SUBMITTED}),
+            by=SUBMIT,
             fields=fields,
         )
         self._ledger.move(record, move, self._clock.now())
@@ -180,6 +190,7 @@ class Submission:
                 State.ACCEPTED,
                 f"{told}accepted by customs, MRN {outcome.mrn}",
                 frozenset({State.SUBMITTED}),
+                by=SUBMIT,
                 fields={"mrn": outcome.mrn, "probe": False, **found},
             )
         else:
@@ -193,6 +204,7 @@ class Submission:
                 State.REJECTED,
                 f"{told}rejected by customs: {summary}",
                 frozenset({State.SUBMITTED}),
+                by=SUBMIT,
                 fields={"customs_errors": errors, "probe": False, **found},
             )
         try:
@@ -211,6 +223,7 @@ class Submission:
                     record,
                     why,
                     frozenset({State.RELEASED, State.SUBMITTED, State.FAILED}),
+                    by=SUBMIT,
                     fields={"probe": False, **(asked.known(self._settled_at()) if asked else {})},
                     new_epoch=holds_again,
                 ),

@@ -73,6 +73,11 @@ class StatusChange:
     reference: str | None = None
     reason: str | None = None
     authorised_from: datetime | None = None
+    by: str = field(kw_only=True)  # who says so: a principal, or Écluse itself (callers.DETECTION…)
+
+    def __post_init__(self) -> None:
+        if not self.by:
+            raise ValueError("every status change says who made it")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class SystemState:
     reference: str | None = None
     reason: str | None = None
     authorised_from: datetime | None = None
+    by: str | None = None  # who made the status what it is (None: never changed, or before decision 16)
     outage_ended_at: datetime | None = None
     reintegration_deadline: datetime | None = None
     held: int = 0
@@ -99,6 +105,9 @@ class SystemState:
     settled_epoch: int = 0
     # the release throttle and who is draining: written by the release run, not by status changes
     release: ReleaseConfig | None = None
+    release_by: str | None = None  # who set the throttle last, when and why
+    release_changed_at: datetime | None = None
+    release_reason: str | None = None
     bucket: TokenBucket | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
@@ -167,6 +176,7 @@ class SystemState:
             reference=change.reference,
             reason=change.reason,
             authorised_from=change.authorised_from,
+            by=change.by,
             outage_ended_at=ended_at,
             reintegration_deadline=deadline,
             version=self.version + 1,

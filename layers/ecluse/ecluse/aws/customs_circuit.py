@@ -63,8 +63,8 @@ class CircuitBreakingGateway:
         outcome: Outcome = _unwrapped(self._through(lodgement.system)(self._gateway.lodge, lodgement))
         return outcome
 
-    def lookup(self, system: str, lrn: str) -> Outcome | None:
-        outcome: Outcome | None = _unwrapped(self._through(system)(self._gateway.lookup, system, lrn))
+    def lookup(self, system: str, lrn: str, eori: str | None = None) -> Outcome | None:
+        outcome: Outcome | None = _unwrapped(self._through(system)(self._gateway.lookup, system, lrn, eori))
         return outcome
 
     def reset(self, system: str) -> None:

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ecluse import policies
-from ecluse.aws import ledger_items, system_conditions
+from ecluse.aws import ledger_items, ledger_pages, system_conditions
 from ecluse.aws.expressions import Expression
 from ecluse.aws.items import from_item, to_item, to_value
+from ecluse.callers import Caller
 from ecluse.clock import iso, parse_iso
 from ecluse.errors import conflict
 from ecluse.ledger import DuplicateLrn, FastPathClosed, HeldAgainMeanwhile, Move, StateConflict, SystemHolding
@@ -41,25 +42,33 @@ class DynamoDbLedger:
         # system's item, and the fast path is tried once more with the epoch it holds.
         self._epochs: dict[str, int] = {}
 
-    def add(self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None) -> Record:
+    def add(
+        self, declaration: Declaration, fingerprint: str, at: datetime, hold_reason: str | None, caller: Caller
+    ) -> Record:
         body = ledger_items.stored_body(declaration)
         if hold_reason is not None:
-            return self._add(declaration, fingerprint, at, body, hold_reason)
+            return self._add(declaration, fingerprint, at, body, hold_reason, caller)
         try:
-            return self._add(declaration, fingerprint, at, body, None)
+            return self._add(declaration, fingerprint, at, body, None, caller)
         except _EpochMoved:  # learnt the system's epoch from the refusal: once more with it
-            return self._add(declaration, fingerprint, at, body, None)
+            return self._add(declaration, fingerprint, at, body, None, caller)
 
     def _add(
-        self, declaration: Declaration, fingerprint: str, at: datetime, body: bytes, hold_reason: str | None
+        self,
+        declaration: Declaration,
+        fingerprint: str,
+        at: datetime,
+        body: bytes,
+        hold_reason: str | None,
+        caller: Caller,
     ) -> Record:
         epoch = self._epochs.get(declaration.system, 0)
-        values = ledger_items.new_item(declaration, fingerprint, at, body, hold_reason, epoch)
+        values = ledger_items.new_item(declaration, fingerprint, at, body, hold_reason, epoch, caller)
         put = {
             "Put": {
                 "TableName": self._table,
                 "Item": to_item(values),
-                "ConditionExpression": "attribute_not_exists(lrn)",
+                "ConditionExpression": "attribute_not_exists(lrn)",  # this declarant's LRN (decision 16)
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -72,7 +81,7 @@ class DynamoDbLedger:
         reasons = self._transact([put, part] if part else [put])
         if reasons is not None:
             if reasons[0].get("Code") == "ConditionalCheckFailed":
-                existing = self.get(declaration.lrn, with_body=False)
+                existing = self.get(declaration.lrn, caller.declarant)
                 if existing is None:  # deleted in between: cannot happen (no deletes), but never 5xx
                     raise conflict("lrn_conflict", "retry the request")
                 raise DuplicateLrn(existing)
@@ -107,10 +116,13 @@ class DynamoDbLedger:
             return reasons
         return None
 
-    def get(self, lrn: str, *, with_body: bool = False) -> Record | None:
-        answer = self._db.get_item(TableName=self._table, Key=to_item({"lrn": lrn}), ConsistentRead=True)
+    def get(self, lrn: str, declarant: str, *, with_body: bool = False) -> Record | None:
+        answer = self._db.get_item(TableName=self._table, Key=ledger_items.key(lrn, declarant), ConsistentRead=True)
         item = answer.get("Item")
         return ledger_items.record(from_item(item), with_body) if item else None
+
+    def find(self, lrn: str) -> list[Record]:
+        return ledger_pages.find(self._db, self._table, lrn)
 
     def move(self, record: Record, move: Move, at: datetime) -> Record:
         update, history = self._declaration_update(record, move, at)
@@ -138,8 +150,8 @@ class DynamoDbLedger:
     ) -> tuple[dict[str, Any], tuple[HistoryEntry, ...]]:
         """The conditional UpdateItem of the declaration's item, and its history once written."""
         moment = iso(at)
-        entry = {"state": move.target.value, "at": moment, "detail": move.detail}
-        history, compacted = appended(record.history, HistoryEntry(state=move.target, at=moment, detail=move.detail))
+        entry = move.entry(moment)
+        history, compacted = appended(record.history, entry)
         expression = Expression()
         state = expression.name("state")
         expression.sets += [
@@ -147,9 +159,9 @@ class DynamoDbLedger:
             f"system_state = {expression.value('system_state', f'{record.system}#{move.target.value}')}",
             f"updated_at = {expression.value('at', moment)}",
             # rewritten whole when compacted: the oldest entries make room (records.MAX_HISTORY)
-            f"history = {expression.value('history', [h.model_dump(mode='json') for h in history])}"
+            f"history = {expression.value('history', [_stored(h) for h in history])}"
             if compacted
-            else f"history = list_append(history, {expression.value('entry', [entry])})",
+            else f"history = list_append(history, {expression.value('entry', [_stored(entry)])})",
         ]
         for index, (name, value) in enumerate((move.fields or {}).items()):
             expression.sets.append(f"{expression.alias(f'f{index}', name)} = {expression.value(f'f{index}', value)}")
@@ -161,7 +173,7 @@ class DynamoDbLedger:
             expression.conditions.append(f"attempts = {expression.value('attempts', move.if_attempts)}")
         update = {
             "TableName": self._table,
-            "Key": to_item({"lrn": record.lrn}),
+            "Key": ledger_items.key(record.lrn, record.declarant),
             "UpdateExpression": expression.update(),
             "ConditionExpression": expression.condition(),
             **expression.attributes(),
@@ -183,26 +195,17 @@ class DynamoDbLedger:
         raise SystemHolding(record.system)
 
     def page(
-        self, *, system: str | None, state: State | None, limit: int, token: str | None
+        self,
+        *,
+        system: str | None,
+        state: State | None,
+        limit: int,
+        token: str | None,
+        declarant: str | None = None,
     ) -> tuple[list[Record], str | None]:
-        if system is None and state is None:
-            raise ValueError("the ledger lists by system, by state or both")  # Lodging.page says so first
-        index, key_name = ledger_items.INDEX_FOR[(system is not None, state is not None)]
-        key_value = {"system_state": f"{system}#{state}", "system": system, "state": state}[key_name]
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": "#k = :k",
-            "ExpressionAttributeNames": {"#k": key_name},
-            "ExpressionAttributeValues": {":k": to_value(str(key_value))},
-            "Limit": limit,
-        }
-        if token:
-            query["ExclusiveStartKey"] = ledger_items.decode_token(token, ("lrn", "order_key", key_name))
-        answer = self._db.query(**query)
-        records = [ledger_items.record(from_item(i)) for i in answer.get("Items", [])]
-        last = answer.get("LastEvaluatedKey")
-        return records, (ledger_items.encode_token(from_item(last)) if last else None)
+        return ledger_pages.page(
+            self._db, self._table, system=system, state=state, limit=limit, token=token, declarant=declarant
+        )
 
     def oldest_held_at(self, system: str) -> datetime | None:
         records, _ = self.page(system=system, state=State.QUEUED, limit=1, token=None)
@@ -213,38 +216,21 @@ class DynamoDbLedger:
         return records
 
     def stale_released(self, before: datetime, limit: int) -> list[Record]:
-        """RELEASED declarations, any system, enqueued before `before`: their SQS send may have been lost.
-        One query on the by_state index serves every system; it pages, because DynamoDB applies a page's
-        Limit before the filter and stale ones may sit behind fresh ones."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "by_state",
-            "KeyConditionExpression": "#state = :released",
-            "FilterExpression": "attribute_not_exists(enqueued_at) OR enqueued_at < :before",
-            "ExpressionAttributeNames": {"#state": "state"},
-            "ExpressionAttributeValues": {
-                ":released": to_value(State.RELEASED.value),
-                ":before": to_value(iso(before)),
-            },
-            "Limit": 100,
-        }
-        found: list[Record] = []
-        while len(found) < limit:
-            answer = self._db.query(**query)
-            found += [ledger_items.record(from_item(i)) for i in answer.get("Items", [])]
-            if "LastEvaluatedKey" not in answer:
-                break
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return found[:limit]
+        return ledger_pages.stale_released(self._db, self._table, before, limit)
 
     def mark_enqueued(self, record: Record, at: datetime) -> None:
         """Note a re-send; a declaration that moved on meanwhile needs no note."""
         with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
             self._db.update_item(
                 TableName=self._table,
-                Key=to_item({"lrn": record.lrn}),
+                Key=ledger_items.key(record.lrn, record.declarant),
                 UpdateExpression="SET enqueued_at = :at",
                 ConditionExpression="#state = :released",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":at": to_value(iso(at)), ":released": to_value(State.RELEASED.value)},
             )
+
+
+def _stored(entry: HistoryEntry) -> dict[str, Any]:
+    """A history entry as the item keeps it: who and why only when there is one."""
+    return entry.model_dump(mode="json", exclude_none=True)

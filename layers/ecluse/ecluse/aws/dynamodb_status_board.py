@@ -17,7 +17,7 @@ from ecluse.systems import StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig, TokenBucket
 
 _DATES = ("since", "authorised_from", "outage_ended_at", "reintegration_deadline")
-_RELEASE_DATES = ("lease_expires_at", "released_counted_at", "probe_until")
+_RELEASE_DATES = ("lease_expires_at", "released_counted_at", "probe_until", "release_changed_at")
 
 
 def _release(values: dict[str, Any]) -> ReleaseConfig | None:
@@ -44,12 +44,15 @@ def _state(system: str, values: dict[str, Any]) -> SystemState:
         source=Source(values["source"]) if values.get("source") else None,
         reference=values.get("reference"),
         reason=values.get("reason"),
+        by=values.get("by"),
         held=max(int(values.get("held", 0)), 0),
         emergency=max(int(values.get("emergency", 0)), 0),
         version=int(values.get("version", 0)),
         epoch=int(values.get("epoch", 0)),
         settled_epoch=int(values.get("settled_epoch", 0)),
         release=_release(values),
+        release_by=values.get("release_by"),
+        release_reason=values.get("release_reason"),
         bucket=_bucket(values),
         lease_owner=values.get("lease_owner"),
         released_last_minute=int(values.get("released_last_minute", 0)),
@@ -90,6 +93,7 @@ class DynamoDbStatusBoard:
             "source": updated.source.value if updated.source else None,
             "reference": updated.reference,
             "reason": updated.reason,
+            "by": updated.by,
             **{name: iso(getattr(updated, name)) if getattr(updated, name) else None for name in _DATES},
             "version": updated.version,
         }
@@ -127,16 +131,25 @@ class DynamoDbStatusBoard:
             ) from None
         return updated
 
-    def set_release(self, system: str, config: ReleaseConfig) -> SystemState:
+    def set_release(
+        self, system: str, config: ReleaseConfig, *, by: str, at: datetime, reason: str | None = None
+    ) -> SystemState:
+        audit = "release_by = :by, release_changed_at = :at"
+        values = {
+            ":rate": to_value(config.rate_per_minute),
+            ":burst": to_value(config.burst),
+            ":paused": to_value(config.paused),
+            ":by": to_value(by),
+            ":at": to_value(iso(at)),
+        }
+        if reason:
+            values[":reason"] = to_value(reason)
         self._db.update_item(
             TableName=self._table,
             Key=system_key(system),
-            UpdateExpression="SET release_rate = :rate, release_burst = :burst, release_paused = :paused",
-            ExpressionAttributeValues={
-                ":rate": to_value(config.rate_per_minute),
-                ":burst": to_value(config.burst),
-                ":paused": to_value(config.paused),
-            },
+            UpdateExpression=f"SET release_rate = :rate, release_burst = :burst, release_paused = :paused, {audit}"
+            + (", release_reason = :reason" if reason else " REMOVE release_reason"),
+            ExpressionAttributeValues=values,
         )
         return self.get(system)
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ecluse.aws.items import to_item
+from ecluse.callers import Caller
 from ecluse.clock import iso
 from ecluse.errors import invalid_next_token, too_large
 from ecluse.life_cycle import State
@@ -25,12 +26,22 @@ LISTED = (
     "system", "state", "received_at", "history", "marks", "references", "mrn", "customs_errors", "attempts",
     "enqueued_at", "urgent", "anticipation_expires_at", "fallback_at", "fallback_mode", "control_pending",
 )  # fmt: skip
-# (listed by system, listed by state) -> the index and its partition key
+# (listed by system, listed by state) -> the index and its partition key; a declarant's listing reads
+# its own partition of by_declarant, filtered by system and state
 INDEX_FOR = {
     (True, True): ("by_system_state", "system_state"),
     (True, False): ("by_system", "system"),
     (False, True): ("by_state", "state"),
 }
+BY_DECLARANT = ("by_declarant", "declarant")
+# Written on the copies decision 16's migration makes of items keyed by LRN alone: their stream INSERT is
+# not a change to tell the ERP (stream_events)
+MIGRATED = "migrated_at"
+
+
+def key(lrn: str, declarant: str) -> dict[str, Any]:
+    """A declaration's key: its declarant and its LRN (decision 16)."""
+    return to_item({"lrn": lrn, "declarant": declarant})
 
 
 def stored_body(declaration: Declaration) -> bytes:
@@ -44,14 +55,23 @@ def stored_body(declaration: Declaration) -> bytes:
 
 
 def new_item(
-    declaration: Declaration, fingerprint: str, at: datetime, body: bytes, hold_reason: str | None, epoch: int
+    declaration: Declaration,
+    fingerprint: str,
+    at: datetime,
+    body: bytes,
+    hold_reason: str | None,
+    epoch: int,
+    caller: Caller,
 ) -> dict[str, Any]:
-    """A newcomer's item: RELEASED in `epoch` when `hold_reason` is None, QUEUED for that reason otherwise."""
+    """A newcomer's item, `caller`'s: RELEASED in `epoch` when `hold_reason` is None, QUEUED for that
+    reason otherwise."""
     received_at = iso(at)
     state = State.RELEASED if hold_reason is None else State.QUEUED
     detail = "system available and nothing held: sent to customs" if hold_reason is None else hold_reason
+    lodged = "lodged by an operator" if caller.operator else "lodged by the ERP"
     return {
         "lrn": declaration.lrn,
+        "declarant": caller.declarant,
         "system": declaration.system,
         "state": state.value,
         "system_state": f"{declaration.system}#{state.value}",
@@ -67,8 +87,8 @@ def new_item(
         else None,
         "attempts": 0,
         "history": [
-            {"state": State.RECEIVED.value, "at": received_at, "detail": "lodged by the ERP"},
-            {"state": state.value, "at": received_at, "detail": detail},
+            {"state": State.RECEIVED.value, "at": received_at, "detail": lodged, "by": caller.principal},
+            {"state": state.value, "at": received_at, "detail": detail, "by": caller.principal},
         ],
         "marks": [],
         "references": [],
@@ -87,6 +107,7 @@ def record(values: dict[str, Any], with_body: bool = False) -> Record:
         body = json.loads(gzip.decompress(values["body"]))
     return Record(
         lrn=values["lrn"],
+        declarant=values["declarant"],
         system=values["system"],
         state=State(values["state"]),
         received_at=values["received_at"],
@@ -122,3 +143,9 @@ def decode_token(token: str, names: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(key, dict) or set(key) != set(names) or not all(isinstance(v, str) for v in key.values()):
         raise invalid_next_token()
     return to_item(key)
+
+
+def migrated(values: dict[str, Any], declarant: str, at: datetime) -> dict[str, Any]:
+    """An item keyed by its LRN alone (before decision 16), as `declarant`'s: the same declaration, its
+    history untouched, marked as a copy so that its stream INSERT is not told to the ERP again."""
+    return {**values, "declarant": declarant, MIGRATED: iso(at)}

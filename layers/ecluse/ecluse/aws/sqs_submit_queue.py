@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -14,13 +15,20 @@ class SqsSubmitQueue:
         self._url = queue_url
 
     def send(self, record: Record) -> None:
+        body = {
+            "lrn": record.lrn,
+            "declarant": record.declarant,
+            "system": record.system,
+            "released": release_mark(record),
+        }
         self._sqs.send_message(
             QueueUrl=self._url,
-            MessageBody=json.dumps({"lrn": record.lrn, "system": record.system, "released": release_mark(record)}),
+            MessageBody=json.dumps(body),
             MessageGroupId=record.system,
             # One id per release of a declaration: re-sends of the same release are deduplicated, but a
-            # declaration held again and released anew within SQS's 5-minute window is not dropped.
-            MessageDeduplicationId=f"{record.lrn}.{len(record.history)}",
+            # declaration held again and released anew within SQS's 5-minute window is not dropped. Two
+            # declarants' equal LRNs differ by a digest of the declarant (an ARN outgrows the id's 128).
+            MessageDeduplicationId=f"{record.lrn}.{_digest(record.declarant)}.{len(record.history)}",
         )
 
     def dead_letter(self, dead_letter_url: str, body: str, system: str, message_id: str) -> None:
@@ -41,3 +49,7 @@ class SqsSubmitQueue:
                     for index, (handle, seconds) in enumerate(handles[start : start + 10])
                 ],
             )
+
+
+def _digest(declarant: str) -> str:
+    return hashlib.sha256(declarant.encode()).hexdigest()[:16]

@@ -7,6 +7,7 @@ from typing import Any
 
 from ecluse.aws.dynamodb_status_board import _state
 from ecluse.aws.items import STATUS_RECORD, from_item
+from ecluse.aws.ledger_items import MIGRATED
 from ecluse.aws.ledger_items import record as ledger_record
 from ecluse.events import Event, declaration_changed, system_changed
 
@@ -19,6 +20,8 @@ def events_of(stream_record: dict[str, Any]) -> list[Event]:
     if new is None:
         return []  # nothing Écluse writes is ever deleted but feeds, which tell nothing
     if "lrn" in keys:
+        if old is None and MIGRATED in new:
+            return []  # decision 16's copy of a declaration already told: nothing changed
         event = declaration_changed(ledger_record(old) if old else None, ledger_record(new))
     elif keys.get("record") == STATUS_RECORD:
         system = str(keys["system"])

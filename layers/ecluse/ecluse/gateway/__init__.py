@@ -55,8 +55,9 @@ class Lodgement:
 class CustomsGateway(Protocol):
     def lodge(self, lodgement: Lodgement) -> Outcome: ...
 
-    def lookup(self, system: str, lrn: str) -> Outcome | None:
-        """Customs' answer for an LRN it already received, or None if it never got it."""
+    def lookup(self, system: str, lrn: str, eori: str | None = None) -> Outcome | None:
+        """Customs' answer for an LRN it already received from the party `eori` (the declaration body's
+        declarant; None: any), or None if it never got it."""
         ...
 
     def reset(self, system: str) -> None:

@@ -56,8 +56,10 @@ class HttpGateway:
             return _outcome(body)
         raise SendingError("unexpected_status", _unexpected(status))
 
-    def lookup(self, system: str, lrn: str) -> Outcome | None:
+    def lookup(self, system: str, lrn: str, eori: str | None = None) -> Outcome | None:
         path = f"/declarations/{urllib.parse.quote(system, safe='')}/{urllib.parse.quote(lrn, safe='')}"
+        if eori:  # whose LRN: two parties may use the same one (docs/gateway-protocol.md)
+            path += "?" + urllib.parse.urlencode({"eori": eori})
         status, body = self._call("GET", path, None)
         if status == 404 and body.get("status") == "not_received" and body.get("lrn") == lrn:
             return None  # the protocol's own answer: a 404 from a proxy or a wrong path is not one

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ecluse.callers import RELEASE
 from ecluse.clock import iso
 from ecluse.ledger import Ledger, Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.life_cycle import State
@@ -39,6 +40,7 @@ class Probe:
                 State.RELEASED,
                 "released as a probe: customs stopped answering; this one tests whether it is back",
                 frozenset({State.QUEUED}),
+                by=RELEASE,
                 held_delta=-1,
                 grant=ReleaseGrant(self._owner, state.bucket or TokenBucket(0, now), 0, now + self._probe_after),
                 epoch=state.epoch,

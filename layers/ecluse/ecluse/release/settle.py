@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ecluse.callers import RELEASE
 from ecluse.ledger import Ledger, StateConflict, back_in_line
 from ecluse.life_cycle import State
 from ecluse.ports import StatusBoard
@@ -30,6 +31,7 @@ class Settle:
                     f"an older declaration for {state.system} was held again after this one was released: "
                     "back in line, to reach customs in receipt order",
                     frozenset({State.RELEASED}),
+                    by=RELEASE,
                     fields={"probe": False},
                 )
                 try:

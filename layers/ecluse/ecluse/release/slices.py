@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ecluse.callers import RELEASE
 from ecluse.clock import iso
 from ecluse.ledger import HeldAgainMeanwhile, Ledger, Move, ReleaseGrant, StateConflict, SystemHolding
 from ecluse.life_cycle import State
@@ -96,6 +97,7 @@ class Slices:
                 State.RELEASED,
                 f"re-integrated after the fallback procedure with {', '.join([*marks, *references])}",
                 frozenset({State.EMERGENCY}),
+                by=RELEASE,
                 emergency_delta=-1,
                 grant=grant,
                 epoch=epoch,
@@ -111,6 +113,7 @@ class Slices:
             State.RELEASED,
             "released to customs from the backlog, oldest first",
             frozenset({State.QUEUED}),
+            by=RELEASE,
             held_delta=-1,
             grant=grant,
             epoch=epoch,
@@ -124,6 +127,7 @@ class Slices:
             "deleted it; lodge a new declaration for the goods' actual situation (FR-DGDDI-SECOURS-DELTA-IMPORT: "
             "DGDDI, 'Procédure de secours DELTA Import', fiche 2 étape 4)",
             frozenset({State.QUEUED}),
+            by=RELEASE,
             held_delta=-1,
         )
         with contextlib.suppress(StateConflict):
