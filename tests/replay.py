@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 import local  # noqa: F401 - puts layers/ecluse on sys.path, as for `make bench`
+from ecluse.callers import LOCAL
 from ecluse.fallback import FallbackProcedure
 from ecluse.life_cycle import State
 from ecluse.lodging import Lodging, validate
@@ -37,6 +38,7 @@ from tests.factories import declaration_body
 from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
 
 MINUTE = timedelta(minutes=1)
+REPLAY = "operator (replay)"  # who the timeline's status and rate changes are recorded under
 
 
 class _Strict(BaseModel):
@@ -115,7 +117,7 @@ def run(timeline: Timeline) -> Replay:
     queue = SubmitAtOnce(Submission(ledger, customs, clock, max_attempts=5), clock)
     lodging = Lodging(ledger, queue, clock, None, FallbackProcedure(ledger, board, clock))
     template = validate(declaration_body(system=timeline.system))
-    board.set_release(timeline.system, timeline.release)
+    board.set_release(timeline.system, timeline.release, by=REPLAY, at=clock.now())
     changes = sorted(timeline.changes, key=lambda c: c.at)
     replay, owed, urgent_owed, minute = Replay(timeline), 0.0, 0.0, timeline.start
     while minute < timeline.end:
@@ -130,7 +132,7 @@ def run(timeline: Timeline) -> Replay:
             urgent = urgent_owed >= 1
             urgent_owed -= 1 if urgent else 0
             lrn = f"R-{replay.lodged:07d}"
-            record = lodging.lodge(template.model_copy(update={"lrn": lrn, "urgent": urgent})).record
+            record = lodging.lodge(template.model_copy(update={"lrn": lrn, "urgent": urgent}), LOCAL).record
             replay.lodged += 1
             if record.state in (State.QUEUED, State.EMERGENCY):
                 replay.backlog_lrns.append(lrn)
@@ -147,10 +149,10 @@ def run(timeline: Timeline) -> Replay:
 
 def _apply(change: Change, system: str, board: InMemoryBoard, clock: FakeClock, replay: Replay) -> None:
     if change.release:
-        board.set_release(system, change.release)
+        board.set_release(system, change.release, by=REPLAY, at=clock.now())
     if change.status:
         before = board.get(system)
-        state = board.change(system, change.status.change(), clock.now())
+        state = board.change(system, change.status.change(by=REPLAY), clock.now())
         if state.holds and not before.holds:
             replay.outage_started = clock.now()
         if state.outage_ended_at and replay.outage_started and replay.outage is None:

@@ -9,7 +9,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecluse.callers import Caller
-from ecluse.declarations import Declaration
 from ecluse.life_cycle import TRANSITIONS, State
 from ecluse.records import HistoryEntry, Record
 from ecluse.throttle import TokenBucket

@@ -29,7 +29,7 @@ REMEMBER_HOLDING = timedelta(seconds=5)
 class CancelRequest(BaseModel):
     """`DELETE /declarations/{lrn}` may carry why, for the audit trail."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     reason: Reason = None
 
