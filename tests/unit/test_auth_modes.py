@@ -146,3 +146,28 @@ def test_no_secret_is_a_parameter_the_language_extensions_would_write_into_the_t
     assert not [name for name, p in written["Parameters"].items() if p.get("NoEcho")]
     webhook = written["Resources"]["WebhookConnection"]["Properties"]["AuthParameters"]["ApiKeyAuthParameters"]
     assert webhook["ApiKeyValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${ErpWebhookSecretName}:SecretString}}"}
+
+
+def test_api_gateway_refusals_answer_in_the_api_error_shape(iam) -> None:
+    """401/403 from API Gateway itself (no token, wrong scope, bad signature) read like the function's own
+    errors and like make run's token check: {"error": {"code", "message", "details"}}, never {"message"}."""
+    import json
+
+    [api] = [r for r in iam["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    expected = {
+        "UNAUTHORIZED": ("401", "unauthenticated"),
+        "ACCESS_DENIED": ("403", "forbidden"),
+        "MISSING_AUTHENTICATION_TOKEN": ("403", "unauthenticated"),
+        "INVALID_SIGNATURE": ("403", "unauthenticated"),
+        "EXPIRED_TOKEN": ("403", "unauthenticated"),
+        "THROTTLED": ("429", "throttled"),
+    }
+    assert set(responses) == set(expected)
+    for kind, (status, code) in expected.items():
+        body = json.loads(responses[kind]["responseTemplates"]["application/json"])
+        assert responses[kind]["statusCode"] == status, kind
+        assert body["error"]["code"] == code, kind
+        assert body["error"]["message"], kind
+        assert body["error"]["details"] == [], kind
+    assert responses["UNAUTHORIZED"]["responseParameters"]["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
