@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,9 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.infra import ROOT
 from tests.chaos.invariants import FINAL, Observation, Receipt, declaration_key
 from tests.factories import EORI, declaration_body
+from tests.stack_process import start_local_stack
 
 SYSTEMS = ("DELTA_G", "CDS", "DMS_NL")
 
@@ -47,23 +44,11 @@ class Http:
 
 @contextmanager
 def local_stack(log: Path, **environment: str) -> Iterator[Http]:
-    """`make run`'s stack in a child process, on a free port; its output goes to `log`. Open
-    (`LOCAL_AUTH=off`, every caller the local operator) unless `LOCAL_AUTH="on"` is given: what these
-    tests prove does not depend on who calls (tests/e2e/test_local_auth.py does)."""
-    env = {**os.environ, "PORT": "0", "LOCAL_AUTH": "off", **environment}
-    env.pop("AWS_ENDPOINT_URL", None)
-    with log.open("w") as sink:  # a file, not a pipe: an undrained pipe would block the stack's logging
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
+    """`make run`'s stack in a child process (tests.stack_process), open unless `LOCAL_AUTH="on"` is given:
+    what these tests prove does not depend on who calls (tests/e2e/test_local_auth.py does)."""
+    base, process = start_local_stack(log, **environment)
     try:
-        deadline = time.monotonic() + 120
-        while "up on http://" not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        line = next(line for line in log.read_text().splitlines() if "up on http://" in line)
-        yield Http(line.split("up on ", 1)[1].split()[0])
+        yield Http(base)
     finally:
         process.kill()
         process.wait()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.infra import ROOT
 from tests.factories import declaration_body
+from tests.stack_process import start_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -62,33 +60,11 @@ class Http:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[tuple[Http, subprocess.Popen]]:
-    environment = {
-        **os.environ,
-        "PORT": "0",
-        "RELEASE_INTERVAL_SECONDS": "1",
-        "CIRCUIT_RECOVERY_SECONDS": "3",
-        "LOCAL_AUTH": "off",  # as an ERP and an operator, without tokens (tests/e2e/test_local_auth.py has them)
-    }
-    environment.pop("AWS_ENDPOINT_URL", None)
-    # the stack's output goes to a file: an undrained pipe would fill up and block its logging
+    # open: as an ERP and an operator, without tokens (tests/e2e/test_local_auth.py has them)
     output = tmp_path_factory.mktemp("stack") / "output.log"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local.stack"],
-            cwd=ROOT,
-            env=environment,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while "up on http://" not in output.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"stack did not start: {output.read_text()[-3000:]}")
-        time.sleep(0.2)
-    line = next(line for line in output.read_text().splitlines() if "up on http://" in line)
+    base, process = start_local_stack(output, RELEASE_INTERVAL_SECONDS="1", CIRCUIT_RECOVERY_SECONDS="3")
     process.output = output
-    yield Http(line.split("up on ", 1)[1].split()[0]), process
+    yield Http(base), process
     if process.poll() is None:
         process.kill()
 
@@ -145,6 +121,7 @@ def test_customs_sending_errors_are_retried_and_visible(stack):
     body = declaration_body(system="CDS")
     assert http("POST", "/declarations", body)[1]["state"] == "RELEASED"
     deadline = time.monotonic() + 30
+
     def shown_in_history() -> bool:  # (retries, and a hold by the circuit, add entries after it)
         history = http("GET", f"/declarations/{body['lrn']}")[1]["history"]
         return any("sending error" in entry["detail"] for entry in history)

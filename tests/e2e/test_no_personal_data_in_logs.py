@@ -8,10 +8,8 @@ where a log could have picked them up."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,8 +19,9 @@ from pathlib import Path
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from local.infra import ROOT, TEMPLATE
+from local.infra import TEMPLATE
 from tests.factories import declaration_body
+from tests.stack_process import start_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -82,30 +81,16 @@ def _deployed_log_level() -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[tuple[Http, Path, subprocess.Popen]]:
-    environment = {
-        **os.environ,
-        "PORT": "0",
-        "RELEASE_INTERVAL_SECONDS": "1",
-        "CIRCUIT_RECOVERY_SECONDS": "3",
-        "LOG_LEVEL": _deployed_log_level(),
-        "POWERTOOLS_LOG_LEVEL": _deployed_log_level(),
-        "POWERTOOLS_METRICS_DISABLED": "false",  # EMF lines are logs too
-        "LOCAL_AUTH": "off",  # the token check is not what this test is about
-    }
-    environment.pop("AWS_ENDPOINT_URL", None)
     output = tmp_path_factory.mktemp("stack") / "output.log"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local.stack"], cwd=ROOT, env=environment, stdout=sink, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + 120
-    while "up on http://" not in output.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"stack did not start: {output.read_text()[-3000:]}")
-        time.sleep(0.2)
-    line = next(line for line in output.read_text().splitlines() if "up on http://" in line)
-    yield Http(line.split("up on ", 1)[1].split()[0]), output, process
+    base, process = start_local_stack(
+        output,
+        RELEASE_INTERVAL_SECONDS="1",
+        CIRCUIT_RECOVERY_SECONDS="3",
+        LOG_LEVEL=_deployed_log_level(),
+        POWERTOOLS_LOG_LEVEL=_deployed_log_level(),
+        POWERTOOLS_METRICS_DISABLED="false",  # EMF lines are logs too
+    )  # open (LOCAL_AUTH=off): the token check is not what this test is about
+    yield Http(base), output, process
     if process.poll() is None:
         process.kill()
 
