@@ -29,6 +29,9 @@ from local.lambda_env import Function, Invocation, lambda_variables, run_python,
 
 ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "15"))
 FLOOR = "import boto3\n\nboto3.client('dynamodb')\n\n\ndef handler(event, context):\n    pass\n"
+# the floor with the collector paused as the handlers pause it (functions/*/app.py): what the handlers' own
+# imports cost beyond it, with the collector's share taken out of both
+FLOOR_PAUSED = "import gc\n\ngc.disable()\n" + FLOOR + "\n\ngc.freeze()\ngc.enable()\n"
 # what the handlers read at import (template.yaml gives the rest)
 SETTINGS = {
     "DECLARATIONS_TABLE": "d",
@@ -59,10 +62,12 @@ def _spec(function: Function) -> tuple[list[str], dict, dict[str, str]]:
     return function.path(), spec, {**lambda_variables(function), **function.environment, **SETTINGS}
 
 
-def _floor(function: Function, scratch: str) -> tuple[list[str], dict, dict[str, str]]:
+def _floor(
+    function: Function, scratch: str, code: str = FLOOR, name: str = "floor"
+) -> tuple[list[str], dict, dict[str, str]]:
     """A function whose code is the floor and which has no layer: sys.path as Lambda would set it."""
-    Path(scratch, "floor.py").write_text(FLOOR)
-    spec = {"handler": "floor.handler", "function": "floor", "event": None, "exit_when_done": True}
+    Path(scratch, f"{name}.py").write_text(code)
+    spec = {"handler": f"{name}.handler", "function": name, "event": None, "exit_when_done": True}
     return sys_path(Path(scratch), []), spec, {**lambda_variables(function), **SETTINGS}
 
 
@@ -77,8 +82,10 @@ def _ready(
 
 def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
+        first = next(iter(by_id.values()))
         runs: list[tuple[str, Callable[[], Invocation]]] = [
-            ("floor", lambda: _ready(*_floor(next(iter(by_id.values())), scratch)))
+            ("floor", lambda: _ready(*_floor(first, scratch))),
+            ("paused", lambda: _ready(*_floor(first, scratch, FLOOR_PAUSED, "paused"))),
         ]
         runs += [(logical_id, lambda f=function: _ready(*_spec(f))) for logical_id, function in by_id.items()]
         cpu: dict[str, list[float]] = defaultdict(list)
@@ -91,14 +98,18 @@ def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
                 cpu[name].append(result.ready_cpu_seconds or 0.0)
                 wall[name].append(result.ready_seconds or 0.0)
     floor_cpu, floor_wall = statistics.median(cpu["floor"]), statistics.median(wall["floor"])
+    paused_cpu = statistics.median(cpu["paused"])
     lines = [
         f"floor `import boto3; boto3.client('dynamodb')`: CPU {_spread(cpu['floor'])}, "
-        f"wall {_spread(wall['floor'])} (medians and quartiles of {rounds} rounds)"
+        f"wall {_spread(wall['floor'])} (medians and quartiles of {rounds} rounds)",
+        f"floor with the collector paused as the handlers pause it: CPU {_spread(cpu['paused'])} "
+        f"-> {paused_cpu / floor_cpu:.2f} of the floor",
     ]
     for name in by_id:
         cpu_ratio, wall_ratio = statistics.median(cpu[name]) / floor_cpu, statistics.median(wall[name]) / floor_wall
         lines.append(
-            f"{name} import: CPU {_spread(cpu[name])} -> ratio to floor {cpu_ratio:.2f}; "
+            f"{name} import: CPU {_spread(cpu[name])} -> ratio to floor {cpu_ratio:.2f} "
+            f"(to the paused floor {statistics.median(cpu[name]) / paused_cpu:.2f}); "
             f"wall {_spread(wall[name])} -> {wall_ratio:.2f}"
         )
     return lines

@@ -15,7 +15,7 @@ from local.infra import FUNCTIONS, ROOT
 from tests.cold_start import SETTINGS
 
 PROBE = """
-import json, ssl, sys
+import gc, json, ssl, sys
 import boto3
 
 certificates = []
@@ -27,6 +27,7 @@ boto3.DEFAULT_SESSION.events.register(
 )
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import app
+collector = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
 from pydantic import BaseModel
 
 
@@ -37,7 +38,7 @@ def models(cls):
 
 
 built = sorted({m.__name__ for m in models(BaseModel) if m.__module__.startswith("ecluse") and m.__pydantic_complete__})
-found = {"modules": sorted(sys.modules), "clients": clients, "certificates": len(certificates), "built": built}
+found = {"modules": sorted(sys.modules), "clients": clients, "certificates": len(certificates), "built": built, "gc": collector}
 print(json.dumps(found))
 """
 
@@ -107,3 +108,12 @@ def test_the_only_model_a_handler_builds_at_import_is_its_settings(cold, short, 
 def test_the_api_renders_the_fallback_document_only_when_asked(cold):
     modules = set(cold["api"]["modules"])
     assert not modules & {"fpdf", "PIL", "fontTools", "ecluse.fallback_document", "ecluse.fallback_pdf"}
+
+
+@pytest.mark.parametrize("short", FUNCTIONS)
+def test_a_handler_collects_garbage_again_once_imported_and_never_walks_what_its_init_built(cold, short):
+    """The collector is off while the handler imports (docs/benchmarks.md): left off, every invocation's
+    cycles would pile up until the environment ran out of memory. What the init built is frozen out of
+    later collections (modules, clients, models: tens of thousands of objects that live as long as it)."""
+    assert cold[short]["gc"]["enabled"]
+    assert cold[short]["gc"]["frozen"] > 50_000
