@@ -38,7 +38,8 @@ def models(cls):
 
 
 built = sorted({m.__name__ for m in models(BaseModel) if m.__module__.startswith("ecluse") and m.__pydantic_complete__})
-found = {"modules": sorted(sys.modules), "clients": clients, "certificates": len(certificates), "built": built, "gc": collector}
+found = {"modules": sorted(sys.modules), "clients": clients, "certificates": len(certificates), "built": built}
+found["gc"] = collector
 print(json.dumps(found))
 """
 
