@@ -54,6 +54,32 @@ FAMILIES = (
     (("ecluse",), "ecluse"),
     (("fpdf", "PIL", "fontTools", "defusedxml"), "fpdf2"),
 )
+# What the stack the style guide fixes costs before any of Écluse's code: the floor, the collector paused as
+# the handlers pause it, Logger and Metrics, one settings model validated; then Powertools' REST resolver
+# with validation and one route (the API), or its FIFO batch processor and circuit breaker (the
+# submitter). The lower bound of each kind of handler, measured beside them in every round.
+_BARE = (
+    "import gc\n\ngc.disable()\nimport boto3\nfrom aws_lambda_powertools import Logger, Metrics\n"
+    "from pydantic import BaseModel, Field\n\n\nclass Settings(BaseModel):\n"
+    "    table: str = Field(alias='DECLARATIONS_TABLE', min_length=1)\n\n\n"
+    "settings = Settings.model_validate(dict(__import__('os').environ))\n"
+    "dynamodb = boto3.client('dynamodb')\nlogger, metrics = Logger(), Metrics()\n"
+)
+_SERVED = "\n\ndef handler(event, context):\n    pass\n\n\ngc.freeze()\ngc.enable()\n"
+SKELETONS = {
+    "Logger, Metrics and a settings model (release, publish, monitor)": _BARE + _SERVED,
+    "+ REST resolver with validation (the API)": _BARE
+    + "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n\n"
+    + "app = APIGatewayRestResolver(enable_validation=True)\n\n\n@app.get('/ping')\ndef ping() -> dict:\n"
+    + "    return {}\n"
+    + _SERVED,
+    "+ FIFO batch processor and circuit breaker (the submitter)": _BARE
+    + "from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor\n"
+    + "from aws_lambda_powertools.utilities.circuit_breaker import CircuitBreakerConfig, circuit_breaker\n"
+    + "from aws_lambda_powertools.utilities.circuit_breaker.persistence import CircuitBreakerDynamoDBPersistence\n\n"
+    + "processor = SqsFifoPartialProcessor(skip_group_on_error=True)\n"
+    + _SERVED,
+}
 HANDLER = "handler module's own code (clients, settings, routes)"  # the floor's: its DynamoDB client
 
 
@@ -69,6 +95,13 @@ def _floor(
     Path(scratch, f"{name}.py").write_text(code)
     spec = {"handler": f"{name}.handler", "function": name, "event": None, "exit_when_done": True}
     return sys_path(Path(scratch), []), spec, {**lambda_variables(function), **SETTINGS}
+
+
+def _skeleton(function: Function, scratch: str, code: str, name: str) -> tuple[list[str], dict, dict[str, str]]:
+    """A handler of `code` with `function`'s layers (Powertools and pydantic as deployed) and settings."""
+    Path(scratch, f"{name}.py").write_text(code)
+    path, spec, variables = _spec(function)
+    return [scratch, *path[1:]], {**spec, "handler": f"{name}.handler", "function": name}, variables
 
 
 def _ready(
@@ -88,6 +121,10 @@ def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
             ("paused", lambda: _ready(*_floor(first, scratch, FLOOR_PAUSED, "paused"))),
         ]
         runs += [(logical_id, lambda f=function: _ready(*_spec(f))) for logical_id, function in by_id.items()]
+        runs += [
+            (name, lambda code=code, i=i: _ready(*_skeleton(first, scratch, code, f"skeleton{i}")))
+            for i, (name, code) in enumerate(SKELETONS.items())
+        ]
         cpu: dict[str, list[float]] = defaultdict(list)
         wall: dict[str, list[float]] = defaultdict(list)
         order = random.Random(7)
@@ -112,6 +149,10 @@ def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
             f"(to the paused floor {statistics.median(cpu[name]) / paused_cpu:.2f}); "
             f"wall {_spread(wall[name])} -> {wall_ratio:.2f}"
         )
+    lines += [
+        f"bare stack, {name}: CPU {_spread(cpu[name])} -> ratio to floor {statistics.median(cpu[name]) / floor_cpu:.2f}"
+        for name in SKELETONS
+    ]
     return lines
 
 
