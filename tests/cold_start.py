@@ -54,31 +54,36 @@ FAMILIES = (
     (("ecluse",), "ecluse"),
     (("fpdf", "PIL", "fontTools", "defusedxml"), "fpdf2"),
 )
-# What the stack the style guide fixes costs before any of Écluse's code: the floor, the collector paused as
-# the handlers pause it, Logger and Metrics, one settings model validated; then Powertools' REST resolver
-# with validation and one route (the API), or its FIFO batch processor and circuit breaker (the
-# submitter). The lower bound of each kind of handler, measured beside them in every round.
-_BARE = (
-    "import gc\n\ngc.disable()\nimport boto3\nfrom aws_lambda_powertools import Logger, Metrics\n"
-    "from pydantic import BaseModel, Field\n\n\nclass Settings(BaseModel):\n"
-    "    table: str = Field(alias='DECLARATIONS_TABLE', min_length=1)\n\n\n"
-    "settings = Settings.model_validate(dict(__import__('os').environ))\n"
-    "dynamodb = boto3.client('dynamodb')\nlogger, metrics = Logger(), Metrics()\n"
-)
-_SERVED = "\n\ndef handler(event, context):\n    pass\n\n\ngc.freeze()\ngc.enable()\n"
+# What the stack the style guide fixes costs before any of Écluse's code, imported in the handlers' order:
+# the floor, the collector paused as the handlers pause it, Logger and Metrics, one settings model
+# validated; with Powertools' REST resolver (validation on, one route) for the API, or its FIFO batch
+# processor and circuit breaker for the submitter. The lower bound of each kind of handler, measured
+# beside them in every round. (The batch utility imports Powertools' parser models, some thirty pydantic
+# classes, when pydantic is already loaded: the submitter imports it first, and so does this.)
+def _bare(powertools: str = "", built: str = "") -> str:
+    return (
+        "import gc\n\ngc.disable()\nimport os\n\nimport boto3\nfrom aws_lambda_powertools import Logger, Metrics\n"
+        f"{powertools}from pydantic import BaseModel, Field\n\n\nclass Settings(BaseModel):\n"
+        "    table: str = Field(alias='DECLARATIONS_TABLE', min_length=1)\n\n\n"
+        "settings = Settings.model_validate(dict(os.environ))\n"
+        f"dynamodb = boto3.client('dynamodb')\nlogger, metrics = Logger(), Metrics()\n{built}"
+        "\n\ndef handler(event, context):\n    pass\n\n\ngc.freeze()\ngc.enable()\n"
+    )
+
+
 SKELETONS = {
-    "Logger, Metrics and a settings model (release, publish, monitor)": _BARE + _SERVED,
-    "+ REST resolver with validation (the API)": _BARE
-    + "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n\n"
-    + "app = APIGatewayRestResolver(enable_validation=True)\n\n\n@app.get('/ping')\ndef ping() -> dict:\n"
-    + "    return {}\n"
-    + _SERVED,
-    "+ FIFO batch processor and circuit breaker (the submitter)": _BARE
-    + "from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor\n"
-    + "from aws_lambda_powertools.utilities.circuit_breaker import CircuitBreakerConfig, circuit_breaker\n"
-    + "from aws_lambda_powertools.utilities.circuit_breaker.persistence import CircuitBreakerDynamoDBPersistence\n\n"
-    + "processor = SqsFifoPartialProcessor(skip_group_on_error=True)\n"
-    + _SERVED,
+    "Logger, Metrics and a settings model (release, publish, monitor)": _bare(),
+    "+ REST resolver with validation (the API)": _bare(
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n",
+        "app = APIGatewayRestResolver(enable_validation=True)\n\n\n@app.get('/ping')\ndef ping() -> dict:\n"
+        "    return {}\n",
+    ),
+    "+ FIFO batch processor and circuit breaker (the submitter)": _bare(
+        "from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor\n"
+        "from aws_lambda_powertools.utilities.circuit_breaker import CircuitBreakerConfig, circuit_breaker\n"
+        "from aws_lambda_powertools.utilities.circuit_breaker.persistence import CircuitBreakerDynamoDBPersistence\n",
+        "processor = SqsFifoPartialProcessor(skip_group_on_error=True)\n",
+    ),
 }
 HANDLER = "handler module's own code (clients, settings, routes)"  # the floor's: its DynamoDB client
 
