@@ -118,3 +118,10 @@ def test_a_handler_collects_garbage_again_once_imported_and_never_walks_what_its
     later collections (modules, clients, models: tens of thousands of objects that live as long as it)."""
     assert cold[short]["gc"]["enabled"]
     assert cold[short]["gc"]["frozen"] > 50_000
+
+
+def test_the_submitter_imports_powertools_batch_before_pydantic(cold):
+    """Powertools' batch utility imports its parser's record models (some thirty pydantic classes, ~10 ms)
+    when pydantic is already loaded, only to annotate a `model=` argument the submitter does not use
+    (`aws_lambda_powertools/utilities/batch/types.py`). The handler imports Powertools first."""
+    assert not [m for m in cold["submit"]["modules"] if m.startswith("aws_lambda_powertools.utilities.parser")]
