@@ -29,6 +29,7 @@ run: $(VENV)/.bootstrap-stamp
 
 lint: $(VENV)/.bootstrap-stamp
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 PATH=$(dir $(PYTHON312)):$$PATH AWS_DEFAULT_REGION=eu-west-3 $(VENV)/bin/sam validate --lint --template template.yaml

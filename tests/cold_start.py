@@ -54,6 +54,8 @@ FAMILIES = (
     (("ecluse",), "ecluse"),
     (("fpdf", "PIL", "fontTools", "defusedxml"), "fpdf2"),
 )
+
+
 # What the stack the style guide fixes costs before any of Écluse's code, imported in the handlers' order:
 # the floor, the collector paused as the handlers pause it, Logger and Metrics, one settings model
 # validated; with Powertools' REST resolver (validation on, one route) for the API, or its FIFO batch

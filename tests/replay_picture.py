@@ -23,8 +23,14 @@ def draw(replay: Replay, out: Path) -> None:
     figure.suptitle(replay.timeline.title, fontsize=13, fontweight="bold")
     _whole(whole, replay)
     _drain(drain, replay)
-    figure.text(0.01, 0.005, f"Source: {replay.timeline.source} (docs/sources.md). Replayed by `make replay` through "
-                "Écluse's lodging, fallback and release code on a simulated clock.", fontsize=8, color="#5b6675")
+    figure.text(
+        0.01,
+        0.005,
+        f"Source: {replay.timeline.source} (docs/sources.md). Replayed by `make replay` through "
+        "Écluse's lodging, fallback and release code on a simulated clock.",
+        fontsize=8,
+        color="#5b6675",
+    )
     figure.tight_layout(rect=(0, 0.02, 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=100)
@@ -32,8 +38,14 @@ def draw(replay: Replay, out: Path) -> None:
 
 
 def _whole(axes, replay: Replay) -> None:
-    axes.stackplot(replay.minutes, replay.held, replay.emergency, colors=[HELD, FALLBACK], alpha=0.8,
-                   labels=["held (queued)", "in the fallback, to re-integrate"])
+    axes.stackplot(
+        replay.minutes,
+        replay.held,
+        replay.emergency,
+        colors=[HELD, FALLBACK],
+        alpha=0.8,
+        labels=["held (queued)", "in the fallback, to re-integrate"],
+    )
     if replay.outage:
         axes.axvspan(*replay.outage, color=OUTAGE, alpha=0.08, label="outage")
     if replay.deadline:
@@ -56,21 +68,37 @@ def _drain(axes, replay: Replay) -> None:
     minutes = [replay.minutes[i] for i in shown]
     backlog = [replay.held[i] + replay.emergency[i] for i in shown]
     bars = axes.twinx()
-    bars.bar(minutes, [replay.reintegrated[i] for i in shown], width=1 / 1440 * 0.8, color=SENT, alpha=0.55,
-             label="re-integrated per minute")
+    bars.bar(
+        minutes,
+        [replay.reintegrated[i] for i in shown],
+        width=1 / 1440 * 0.8,
+        color=SENT,
+        alpha=0.55,
+        label="re-integrated per minute",
+    )
     bars.set_ylabel("re-integrated per minute", color=SENT)
     axes.plot(minutes, backlog, color=HELD, linewidth=2.5, label="backlog")
     axes.set_zorder(bars.get_zorder() + 1)
     axes.patch.set_visible(False)
     axes.axvline(replay.outage[1], color="#16202c", linewidth=1)
-    axes.annotate("end of the outage", (replay.outage[1], max(backlog, default=0)), xytext=(6, -4),
-                  textcoords="offset points", fontsize=9, va="top")
+    axes.annotate(
+        "end of the outage",
+        (replay.outage[1], max(backlog, default=0)),
+        xytext=(6, -4),
+        textcoords="offset points",
+        fontsize=9,
+        va="top",
+    )
     figures = replay.figures()
     verdict = "met" if figures["deadline_met"] else "MISSED"
     zone = replay.timeline.start.tzinfo
     deadline = replay.deadline.astimezone(zone).strftime("%a %d %H:%M") if replay.deadline else "none"
-    axes.set_title(f"The drain: {figures['drain_minutes']} min for {figures['held_at_peak']} declarations; "
-                   f"deadline {deadline}: {verdict}", loc="left", fontsize=11)
+    axes.set_title(
+        f"The drain: {figures['drain_minutes']} min for {figures['held_at_peak']} declarations; "
+        f"deadline {deadline}: {verdict}",
+        loc="left",
+        fontsize=11,
+    )
     axes.set_ylabel("backlog", color=HELD)
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=replay.timeline.start.tzinfo))
     axes.grid(alpha=0.3)

@@ -46,9 +46,7 @@ def fallback(procedure: FallbackProcedure) -> None:
     _urgent: UrgentFallback = procedure
 
 
-def monitor(
-    windows: DynamoDbWindowStore, feeds: DynamoDbFeedStore, probe: GatewayProbe, pages: HttpPageReader
-) -> None:
+def monitor(windows: DynamoDbWindowStore, feeds: DynamoDbFeedStore, probe: GatewayProbe, pages: HttpPageReader) -> None:
     _windows: WindowStore = windows
     _feeds: FeedStore = feeds
     _probe: CustomsProbe = probe

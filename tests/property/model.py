@@ -133,9 +133,7 @@ class CircuitCustoms:
             )
         outcome = self.customs.lodge(lodgement)  # raises SendingError while customs is down: not received
         party = lodgement.declaration.get("declarant") or {}
-        self.reached.append(
-            (lodgement.lrn, lodgement.system, outcome.mrn, party.get("eori"), self.was_held(lodgement))
-        )
+        self.reached.append((lodgement.lrn, lodgement.system, outcome.mrn, party.get("eori"), self.was_held(lodgement)))
         if lodgement.system in self.lose_answer:
             self.lose_answer.discard(lodgement.system)
             raise SendingError("timeout", "customs received it; its answer was lost")

@@ -118,8 +118,10 @@ class Feeds:
         system = component.system
         target, source = MEANING[status]
         state = self._board.get(system)
-        ours = system in holding and state.source in (Source.FEED, Source.MAINTENANCE) and (
-            state.reference == holding[system]
+        ours = (
+            system in holding
+            and state.source in (Source.FEED, Source.MAINTENANCE)
+            and (state.reference == holding[system])
         )
         if target is Status.UNAVAILABLE:
             if state.status is Status.UNAVAILABLE:

@@ -159,4 +159,3 @@ class Ledger(Protocol):
     def mark_enqueued(self, record: Record, at: datetime) -> None:
         """Note a re-send; a declaration that moved on meanwhile needs no note."""
         ...
-

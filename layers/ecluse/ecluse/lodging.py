@@ -140,9 +140,7 @@ class Lodging:
             raise filter_required()  # the ledger lists along one of its indexes
         return self._ledger.page(system=system, state=state, limit=limit, token=token, declarant=whose)
 
-    def cancel(
-        self, lrn: str, caller: Caller, declarant: str | None = None, reason: str | None = None
-    ) -> Record:
+    def cancel(self, lrn: str, caller: Caller, declarant: str | None = None, reason: str | None = None) -> Record:
         record = self.get(lrn, caller, declarant)
         if record.state is State.CANCELLED:
             return record

@@ -95,6 +95,7 @@ class WindowStore(Protocol):
         """Store `window` if the stored one still has version `window.version - 1`, else WindowChanged."""
         ...
 
+
 class CustomsProbe(Protocol):
     def answers(self, system: str) -> bool:
         """Whether customs answers at all now (any answer, even "never received")."""

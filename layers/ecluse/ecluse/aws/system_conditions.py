@@ -35,8 +35,10 @@ def same_epoch(expression: Expression, epoch: int) -> str:
 def settled(expression: Expression, epoch: int) -> str:
     """The releases of earlier epochs are back in line (decision 11): nothing may be released before."""
     value = expression.value("epoch", epoch)
-    return "(attribute_not_exists(settled_epoch) OR settled_epoch = " + value + ")" if epoch == 0 else (
-        f"settled_epoch = {value}"
+    return (
+        "(attribute_not_exists(settled_epoch) OR settled_epoch = " + value + ")"
+        if epoch == 0
+        else f"settled_epoch = {value}"
     )
 
 
