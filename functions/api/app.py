@@ -36,16 +36,18 @@ from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.callers import Caller
 from ecluse.clock import SystemClock
-from ecluse.config import ApiSettings
+from ecluse.config.api import ApiSettings
 from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, is_lrn
 from ecluse.errors import EcluseError, FieldProblem, invalid, not_in_fallback, unsupported_media_type
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
-from ecluse.feeds import FEED_NAME, FeedChanged, FeedRequest, Feeds
+from ecluse.feed_requests import FeedRequest
+from ecluse.feeds import FEED_NAME, FeedChanged, Feeds
 from ecluse.life_cycle import State
 from ecluse.lodging import MAX_BODY_BYTES, CancelRequest, Lodging, problems_from_pydantic
-from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
+from ecluse.maintenance import Maintenance
 from ecluse.operations import Operations, ReleaseRequest, StatusRequest
 from ecluse.ownership import MAX_DECLARANT
+from ecluse.window_requests import WindowChange, WindowRequest
 
 logger = Logger()
 metrics = Metrics()

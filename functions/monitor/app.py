@@ -24,7 +24,7 @@ from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.gateway_token import token_source
 from ecluse.aws.system_metrics import per_system
 from ecluse.clock import SystemClock, parse_iso
-from ecluse.config import MonitorSettings
+from ecluse.config.monitor import MonitorSettings
 from ecluse.feeds import Feeds
 from ecluse.feeds_http import HttpPageReader
 from ecluse.gateway.http import HttpGateway

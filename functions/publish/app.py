@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ecluse.aws import tracing
 from ecluse.aws.eventbridge import EventBridgePublisher
 from ecluse.aws.stream_events import events_of
-from ecluse.config import PublishSettings
+from ecluse.config.publish import PublishSettings
 
 logger = Logger()
 metrics = Metrics()

@@ -24,7 +24,7 @@ from ecluse.aws.dynamodb_status_board import DynamoDbStatusBoard
 from ecluse.aws.eventbridge import EventBridgePublisher
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.clock import SystemClock
-from ecluse.config import ReleaseSettings
+from ecluse.config.release import ReleaseSettings
 from ecluse.events import deadline_at_risk
 from ecluse.release import Release
 

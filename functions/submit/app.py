@@ -31,7 +31,7 @@ from ecluse.aws.gateway_token import token_source
 from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.aws.system_metrics import per_system
 from ecluse.clock import SystemClock
-from ecluse.config import SubmitSettings
+from ecluse.config.submit import SubmitSettings
 from ecluse.detection import AutoDetection
 from ecluse.gateway import GatewayRefusedCredentials, SendingError
 from ecluse.gateway.http import HttpGateway

@@ -87,6 +87,7 @@ def test_only_the_api_builds_the_models_of_what_erps_and_operators_send(cold, sh
     requests: classes pydantic takes milliseconds to build, which no other function validates. The others
     read the states (ecluse.life_cycle) and the re-integration rules (ecluse.reintegration)."""
     api_only = {"ecluse.declarations", "ecluse.rules", "ecluse.lodging", "ecluse.fallback", "ecluse.operations"}
+    api_only |= {"ecluse.window_requests", "ecluse.feed_requests"}
     assert not api_only & set(cold[short]["modules"])
 
 

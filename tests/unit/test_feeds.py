@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from ecluse.errors import EcluseError
-from ecluse.feeds import FeedRequest, Feeds, FeedUnreadable
+from ecluse.feed_requests import FeedRequest
+from ecluse.feeds import Feeds, FeedUnreadable
 from ecluse.systems import Source, Status, StatusChange
 from tests.fakes import InMemoryBoard, InMemoryFeeds, Store
 

@@ -8,8 +8,9 @@ import pytest
 
 from ecluse.errors import EcluseError
 from ecluse.gateway.probe import GatewayProbe
-from ecluse.maintenance import Maintenance, WindowChange, WindowRequest, WindowState
+from ecluse.maintenance import Maintenance, WindowState
 from ecluse.systems import Mode, Source, Status, StatusChange
+from ecluse.window_requests import WindowChange, WindowRequest
 from local.simulated import SimulatedCustoms
 from tests.fakes import InMemoryBoard, InMemoryWindows, Store
 

@@ -54,7 +54,7 @@ def test_submit_queue_is_fifo_encrypted_with_a_dead_letter_queue(template):
 
 
 def test_a_submit_invocation_has_time_for_the_slowest_declaration(template):
-    from ecluse.config import SubmitSettings
+    from ecluse.config.submit import SubmitSettings
 
     function = template["Resources"]["SubmitFunction"]["Properties"]
     literal = {k: v for k, v in function["Environment"]["Variables"].items() if isinstance(v, str)}
@@ -124,14 +124,16 @@ def test_release_run_ends_before_its_timeout(template):
 
 def test_release_run_default_is_the_deployed_one(template):
     """Decision 7: a run lasts 55 s of its 75 s timeout; a function started without the variable agrees."""
-    from ecluse.config import ReleaseSettings
+    from ecluse.config.release import ReleaseSettings
 
     deployed = template["Resources"]["ReleaseFunction"]["Properties"]["Environment"]["Variables"]
     assert ReleaseSettings.model_fields["release_run_seconds"].default == float(deployed["RELEASE_RUN_SECONDS"])
 
 
 def test_every_setting_a_function_reads_is_provided_by_the_template(aws):
-    from ecluse.config import ApiSettings, ReleaseSettings, SubmitSettings
+    from ecluse.config.api import ApiSettings
+    from ecluse.config.release import ReleaseSettings
+    from ecluse.config.submit import SubmitSettings
 
     ApiSettings.model_validate(aws.env("api"))
     ReleaseSettings.model_validate(aws.env("release"))

@@ -67,16 +67,6 @@ class Component(BaseModel):
         return self.component or (found.group(1) if found else None)
 
 
-class FeedRequest(BaseModel):
-    """`PUT /feeds/{feed}`."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
-
-    url: str = Field(max_length=2000, description="the page's summary.json: https, or http to loopback locally")
-    components: list[Component] = Field(min_length=1, max_length=50)
-    interval_seconds: int = Field(default=60, ge=1, le=3600, description="how often the page is read")
-
-
 def check_url(url: str) -> None:
     """https anywhere; plain http only to this machine (the local stack's test pages)."""
     parts = urlsplit(url)

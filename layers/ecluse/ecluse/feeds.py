@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecluse.callers import FEED
 from ecluse.clock import Clock
@@ -23,7 +23,6 @@ from ecluse.feed_config import (
     Component,
     Feed,
     FeedChanged,
-    FeedRequest,
     FeedStore,
     FeedUnreadable,
     PageReader,
@@ -33,7 +32,10 @@ from ecluse.feed_config import (
 from ecluse.ports import StatusBoard
 from ecluse.systems import Source, Status, StatusChange
 
-__all__ = ["FEED_NAME", "FeedChanged", "FeedRequest", "FeedUnreadable", "Feeds"]
+if TYPE_CHECKING:  # the API's request model: the monitor reads feeds without creating it
+    from ecluse.feed_requests import FeedRequest
+
+__all__ = ["FEED_NAME", "FeedChanged", "FeedUnreadable", "Feeds"]
 
 
 class Feeds:

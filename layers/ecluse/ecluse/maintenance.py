@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ecluse.callers import MAINTENANCE
 from ecluse.clock import Clock, iso
@@ -24,14 +25,15 @@ from ecluse.windows import (
     OPEN,
     CustomsProbe,
     Window,
-    WindowChange,
     WindowChanged,
-    WindowRequest,
     WindowState,
     WindowStore,
 )
 
-__all__ = ["OPEN", "Maintenance", "Window", "WindowChange", "WindowChanged", "WindowRequest", "WindowState"]
+if TYPE_CHECKING:  # the API's request models: the monitor runs windows without creating them
+    from ecluse.window_requests import WindowChange, WindowRequest
+
+__all__ = ["OPEN", "Maintenance", "Window", "WindowChanged", "WindowState"]
 
 KEPT_CLOSED = 5  # ended or cancelled windows a listing still shows, most recent first
 

@@ -8,8 +8,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
 from ecluse.clock import iso
 
 
@@ -22,25 +20,6 @@ class WindowState(StrEnum):
 
 
 OPEN = frozenset({WindowState.SCHEDULED, WindowState.RUNNING, WindowState.OVERRUN})
-
-
-class WindowRequest(BaseModel):
-    """`POST /systems/{system}/maintenance`: planned work announced by the authority or the platform."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
-
-    start: AwareDatetime = Field(description="when the system stops taking declarations (ISO 8601 with zone)")
-    end: AwareDatetime = Field(description="when the work is planned to end; customs is asked before lodging again")
-    reference: str | None = Field(default=None, max_length=120, description="the announcement's reference")
-    reason: str | None = Field(default=None, max_length=500)
-
-
-class WindowChange(BaseModel):
-    """`PATCH /systems/{system}/maintenance/{id}`: the work ends earlier or later than announced."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    end: AwareDatetime
 
 
 @dataclass(frozen=True)
