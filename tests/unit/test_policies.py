@@ -3,6 +3,9 @@ fallback procedure where it is behaviour; the tests that only read policies.json
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ecluse import policies, systems
@@ -19,6 +22,8 @@ from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
 
 FRENCH = ["DELTA_G", "DELTA_X", "DELTA_H7", "DELTA_T", "DELTA_IMPORT", "ECS"]
 REQUIRED = [*FRENCH, "CDS", "DMS_NL", "PLDA", "ATLAS", "DMS_DK"]
+SOURCES_MD = Path(__file__).resolve().parents[2] / "docs" / "sources.md"
+SOURCE_ID = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)+")  # FR-DGDDI-ALERTE-DELTA, C4T-STATUS-2025-10
 BOOKS = EmergencyRequest(mode="record_in_books", oea_authorisation="FRAEOC000123")
 
 
@@ -51,6 +56,19 @@ def test_every_known_system_has_a_policy_with_sources():
     assert loaded.version
     for name in REQUIRED:
         assert policies.policy(name).sources, name
+
+
+def test_every_source_a_policy_cites_has_an_entry_in_sources_md():
+    """Reads policies.json only: each cited document is listed, with issuer and title, in docs/sources.md, so a rule
+    never points at a document the user cannot find."""
+    documented = set(re.findall(r"^### (\S+)", SOURCES_MD.read_text(encoding="utf-8"), re.M))
+    loaded = policies.load()
+    citations = [(name, text) for name, policy in loaded.policies.items() for text in policy.sources]
+    citations.append(("restricted_document_codes", str(loaded.restricted_document_codes["source"])))
+    for name, text in citations:
+        cited = SOURCE_ID.match(text)
+        assert cited, f"{name}: a source starts with its docs/sources.md id: {text!r}"
+        assert cited.group() in documented, f"{name}: {cited.group()} has no entry in docs/sources.md"
 
 
 @pytest.mark.parametrize("system", FRENCH)
