@@ -261,7 +261,7 @@ WindowPath = Annotated[str, Path(pattern=r"^[a-f0-9]{12}$", description="the win
 @app.post("/systems/<system>/maintenance", summary="Announce a planned maintenance window")
 def schedule_maintenance(system: str, request: Annotated[WindowRequest, Body()]) -> Response[dict[str, Any]]:
     systems.lookup(system)
-    window = maintenance.schedule(system, request)
+    window = maintenance.schedule(system, request, _caller().principal)
     logger.info("maintenance window scheduled", extra={"system": system, "window": window.id})
     return Response(201, content_types.APPLICATION_JSON, window.answer())
 
@@ -277,13 +277,13 @@ def change_maintenance_end(
     system: str, window_id: WindowPath, change: Annotated[WindowChange, Body()]
 ) -> dict[str, Any]:
     systems.lookup(system)
-    return maintenance.change_end(system, window_id, change).answer()
+    return maintenance.change_end(system, window_id, change, _caller().principal).answer()
 
 
 @app.delete("/systems/<system>/maintenance/<window_id>", summary="Cancel a maintenance window that has not begun")
 def cancel_maintenance(system: str, window_id: WindowPath) -> dict[str, Any]:
     systems.lookup(system)
-    return maintenance.cancel(system, window_id).answer()
+    return maintenance.cancel(system, window_id, _caller().principal).answer()
 
 
 FeedPath = Annotated[str, Path(pattern=FEED_NAME, description="the feed's name: lower case, digits and -")]
@@ -292,7 +292,7 @@ FeedPath = Annotated[str, Path(pattern=FEED_NAME, description="the feed's name: 
 @app.put("/feeds/<feed>", summary="Read a status page for the systems it covers")
 def put_feed(feed: FeedPath, request: Annotated[FeedRequest, Body()]) -> Response[dict[str, Any]]:
     try:
-        stored, created = feeds.put(feed, request)
+        stored, created = feeds.put(feed, request, _caller().principal)
     except FeedChanged:
         raise EcluseError(
             "feed_changed_concurrently", f"feed {feed} changed while this request was applied; retry", http_status=409

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tests.factories import cognito_user
+
 
 def _at(**delta) -> str:
     return (datetime.now(UTC) + timedelta(**delta)).isoformat()
@@ -28,6 +30,19 @@ def test_a_window_is_scheduled_listed_moved_and_cancelled(api):
     status, cancelled = api.call("DELETE", f"/systems/DELTA_G/maintenance/{window['id']}")
     assert (status, cancelled["state"]) == (200, "CANCELLED")
     assert [w["state"] for w in api.call("GET", "/systems/DELTA_G/maintenance")[1]["items"]] == ["CANCELLED"]
+
+
+def test_a_window_says_who_announced_it_and_who_moved_or_cancelled_it(api):
+    """The audit trail of planned work: the status changes a window causes are Écluse's own
+    (ecluse:maintenance); the window itself names the operators behind it, as stored in DynamoDB."""
+    alice, bob = api.as_(cognito_user("alice")), api.as_(cognito_user("bob"))
+    window = alice.call("POST", "/systems/ATLAS/maintenance", {"start": _at(hours=1), "end": _at(hours=2)})[1]
+    assert (window["scheduled_by"], window["changed_by"]) == ("alice", None)
+    moved = bob.call("PATCH", f"/systems/ATLAS/maintenance/{window['id']}", {"end": _at(hours=4)})[1]
+    assert (moved["scheduled_by"], moved["changed_by"]) == ("alice", "bob")
+    alice.call("DELETE", f"/systems/ATLAS/maintenance/{window['id']}")
+    listed = bob.call("GET", "/systems/ATLAS/maintenance")[1]["items"]
+    assert [(w["state"], w["scheduled_by"], w["changed_by"]) for w in listed] == [("CANCELLED", "alice", "alice")]
 
 
 def test_windows_that_make_no_sense_are_refused_with_what_to_fix(api):

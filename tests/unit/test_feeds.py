@@ -15,6 +15,8 @@ from ecluse.feeds import Feeds, FeedUnreadable
 from ecluse.systems import Source, Status, StatusChange
 from tests.fakes import InMemoryBoard, InMemoryFeeds, Store
 
+ALICE = "alice"  # an operator, as the API passes her principal
+
 PAGE = {
     "page": {"name": "Customs platform"},
     "components": [
@@ -61,8 +63,12 @@ def board():
 @pytest.fixture
 def feeds(board, clock, page):
     service = Feeds(InMemoryFeeds(), board, clock, page)
-    service.put("c4t", FeedRequest(url="https://status.example.com/api/v2/summary.json",
-                                    components=[{"system": "DMS_NL", "match": DMS}], interval_seconds=60))  # fmt: skip
+    request = FeedRequest(
+        url="https://status.example.com/api/v2/summary.json",
+        components=[{"system": "DMS_NL", "match": DMS}],
+        interval_seconds=60,
+    )
+    service.put("c4t", request, ALICE)
     return service
 
 
@@ -137,17 +143,23 @@ def test_a_feed_that_cannot_be_read_changes_nothing_and_says_why(feeds, board, c
 def test_only_https_pages_or_loopback_ones_are_read(feeds, url):
     request = FeedRequest(url=url, components=[{"system": "DMS_NL", "match": DMS}])
     with pytest.raises(EcluseError) as refused:
-        feeds.put("other", request)
+        feeds.put("other", request, ALICE)
     assert (refused.value.code, refused.value.http_status) == ("feed_url_not_allowed", 422)
-    feeds.put("local", FeedRequest(url="http://127.0.0.1:8080/api/v2/summary.json", components=request.components))
+    feeds.put(
+        "local", FeedRequest(url="http://127.0.0.1:8080/api/v2/summary.json", components=request.components), ALICE
+    )
 
 
 def test_a_replaced_feed_does_not_replay_what_it_has_seen(feeds, board, clock, page):
     page.component("major_outage")
     _poll(feeds, clock)
     board.change("DMS_NL", StatusChange(Status.AVAILABLE, Source.OPERATOR, by="test"), clock.now())
-    feeds.put("c4t", FeedRequest(url="https://status.example.com/api/v2/summary.json",
-                                  components=[{"system": "DMS_NL", "match": DMS}], interval_seconds=120))  # fmt: skip
+    request = FeedRequest(
+        url="https://status.example.com/api/v2/summary.json",
+        components=[{"system": "DMS_NL", "match": DMS}],
+        interval_seconds=120,
+    )
+    feeds.put("c4t", request, ALICE)
     clock.advance(seconds=121)
     feeds.tick()
     assert board.get("DMS_NL").status is Status.AVAILABLE

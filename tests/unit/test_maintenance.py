@@ -14,6 +14,8 @@ from ecluse.window_requests import WindowChange, WindowRequest
 from local.simulated import SimulatedCustoms
 from tests.fakes import InMemoryBoard, InMemoryWindows, Store
 
+ALICE = "alice"  # an operator, as the API passes her principal
+
 
 @pytest.fixture
 def customs():
@@ -42,7 +44,7 @@ def _refused(call) -> tuple[str, int]:
 
 
 def test_a_window_holds_its_system_from_its_start(maintenance, board, clock):
-    window = maintenance.schedule("DELTA_G", _window(clock, reference="CID-2025-10-14", reason="release 3.2"))
+    window = maintenance.schedule("DELTA_G", _window(clock, reference="CID-2025-10-14", reason="release 3.2"), ALICE)
     assert maintenance.tick() == []
     assert board.get("DELTA_G").status is Status.AVAILABLE  # not before its start
     clock.advance(seconds=60)
@@ -55,14 +57,14 @@ def test_a_window_holds_its_system_from_its_start(maintenance, board, clock):
 
 
 def test_an_authority_that_buffers_keeps_receiving_during_its_maintenance(maintenance, board, clock):
-    maintenance.schedule("DMS_NL", _window(clock, starts_in=0))
+    maintenance.schedule("DMS_NL", _window(clock, starts_in=0), ALICE)
     maintenance.tick()
     state = board.get("DMS_NL")
     assert (state.status, state.mode) == (Status.UNAVAILABLE, Mode.NORMAL)  # its policy sends through
 
 
 def test_the_end_of_a_window_waits_for_customs_to_answer(maintenance, board, clock, customs):
-    maintenance.schedule("DELTA_G", _window(clock, starts_in=0, lasts=600))
+    maintenance.schedule("DELTA_G", _window(clock, starts_in=0, lasts=600), ALICE)
     maintenance.tick()
     customs.set_outage("DELTA_G", "server_error")  # the deployment runs over
     clock.advance(seconds=600)
@@ -82,9 +84,9 @@ def test_the_end_of_a_window_waits_for_customs_to_answer(maintenance, board, clo
 
 
 def test_a_running_window_extended_ends_later(maintenance, board, clock):
-    window = maintenance.schedule("CDS", _window(clock, starts_in=0, lasts=600))
+    window = maintenance.schedule("CDS", _window(clock, starts_in=0, lasts=600), ALICE)
     maintenance.tick()
-    maintenance.change_end("CDS", window.id, WindowChange(end=window.end + timedelta(hours=1)))
+    maintenance.change_end("CDS", window.id, WindowChange(end=window.end + timedelta(hours=1)), ALICE)
     clock.advance(seconds=601)
     maintenance.tick()
     assert board.get("CDS").status is Status.UNAVAILABLE
@@ -96,7 +98,7 @@ def test_a_running_window_extended_ends_later(maintenance, board, clock):
 
 def test_a_window_leaves_another_sources_outage_alone(maintenance, board, clock):
     board.change("DELTA_G", StatusChange(Status.UNAVAILABLE, Source.CID_ALERT, "Alerte CID", by="test"), clock.now())
-    maintenance.schedule("DELTA_G", _window(clock, starts_in=0, lasts=60))
+    maintenance.schedule("DELTA_G", _window(clock, starts_in=0, lasts=60), ALICE)
     maintenance.tick()
     clock.advance(seconds=61)
     maintenance.tick()
@@ -106,7 +108,7 @@ def test_a_window_leaves_another_sources_outage_alone(maintenance, board, clock)
 
 
 def test_an_operator_who_ends_the_outage_ends_the_window(maintenance, board, clock, customs):
-    maintenance.schedule("ATLAS", _window(clock, starts_in=0, lasts=60))
+    maintenance.schedule("ATLAS", _window(clock, starts_in=0, lasts=60), ALICE)
     maintenance.tick()
     customs.set_outage("ATLAS", "timeout")
     board.change(
@@ -122,26 +124,26 @@ def test_an_operator_who_ends_the_outage_ends_the_window(maintenance, board, clo
 
 def test_windows_that_make_no_sense_are_refused(maintenance, clock):
     past = WindowRequest(start=clock.now() - timedelta(hours=2), end=clock.now() - timedelta(hours=1))
-    assert _refused(lambda: maintenance.schedule("DELTA_G", past)) == ("window_in_past", 422)
+    assert _refused(lambda: maintenance.schedule("DELTA_G", past, ALICE)) == ("window_in_past", 422)
     backwards = WindowRequest(start=clock.now() + timedelta(hours=2), end=clock.now() + timedelta(hours=1))
-    assert _refused(lambda: maintenance.schedule("DELTA_G", backwards)) == ("window_end_before_start", 422)
-    first = maintenance.schedule("DELTA_G", _window(clock, starts_in=3600, lasts=3600))
+    assert _refused(lambda: maintenance.schedule("DELTA_G", backwards, ALICE)) == ("window_end_before_start", 422)
+    first = maintenance.schedule("DELTA_G", _window(clock, starts_in=3600, lasts=3600), ALICE)
     overlapping = _window(clock, starts_in=5400, lasts=3600)
-    assert _refused(lambda: maintenance.schedule("DELTA_G", overlapping)) == ("window_overlaps", 409)
-    maintenance.schedule("CDS", overlapping)  # another system: no overlap
-    later = maintenance.schedule("DELTA_G", _window(clock, starts_in=4 * 3600, lasts=600))
+    assert _refused(lambda: maintenance.schedule("DELTA_G", overlapping, ALICE)) == ("window_overlaps", 409)
+    maintenance.schedule("CDS", overlapping, ALICE)  # another system: no overlap
+    later = maintenance.schedule("DELTA_G", _window(clock, starts_in=4 * 3600, lasts=600), ALICE)
     stretched = WindowChange(end=later.end)
-    assert _refused(lambda: maintenance.change_end("DELTA_G", first.id, stretched)) == ("window_overlaps", 409)
+    assert _refused(lambda: maintenance.change_end("DELTA_G", first.id, stretched, ALICE)) == ("window_overlaps", 409)
 
 
 def test_only_a_window_that_has_not_begun_can_be_cancelled(maintenance, board, clock):
-    waiting = maintenance.schedule("PLDA", _window(clock, starts_in=3600))
-    assert maintenance.cancel("PLDA", waiting.id).state is WindowState.CANCELLED
-    assert maintenance.cancel("PLDA", waiting.id).state is WindowState.CANCELLED  # again: same answer
+    waiting = maintenance.schedule("PLDA", _window(clock, starts_in=3600), ALICE)
+    assert maintenance.cancel("PLDA", waiting.id, ALICE).state is WindowState.CANCELLED
+    assert maintenance.cancel("PLDA", waiting.id, ALICE).state is WindowState.CANCELLED  # again: same answer
     clock.advance(hours=2)
     maintenance.tick()
     assert board.get("PLDA").status is Status.AVAILABLE  # a cancelled window never begins
-    running = maintenance.schedule("PLDA", _window(clock, starts_in=0))
+    running = maintenance.schedule("PLDA", _window(clock, starts_in=0), ALICE)
     maintenance.tick()
-    assert _refused(lambda: maintenance.cancel("PLDA", running.id)) == ("not_cancellable", 409)
-    assert _refused(lambda: maintenance.cancel("PLDA", "000000000000")) == ("maintenance_window_not_found", 404)
+    assert _refused(lambda: maintenance.cancel("PLDA", running.id, ALICE)) == ("not_cancellable", 409)
+    assert _refused(lambda: maintenance.cancel("PLDA", "000000000000", ALICE)) == ("maintenance_window_not_found", 404)

@@ -161,7 +161,9 @@ function renderDetail(system, windows, held, fallback) {
       .join(" · ") || "—"), el("td", {}, h.by || "—"), el("td", {}, h.reason || "—")), "No status change recorded.");
   rows($("windows").tBodies[0], windows, (w) => el("tr", {},
     el("td", {}, moment(w.start, now)), el("td", {}, moment(w.end, now)), el("td", {}, w.state),
-    el("td", {}, w.reference || "—"), el("td", {}, w.reason || "—")), "No maintenance window.");
+    el("td", {}, w.reference || "—"), el("td", {}, w.reason || "—"),
+    el("td", {}, [w.scheduled_by, w.changed_by && w.changed_by !== w.scheduled_by ? `changed by ${w.changed_by}` : null]
+      .filter(Boolean).join(" · ") || "—")), "No maintenance window.");
 }
 
 function whatIfRate(system) {

@@ -98,6 +98,7 @@ class Feed:
     failed_polls: int = 0
     seen: dict[str, Seen] = field(default_factory=dict)  # system -> last component status read
     holding: dict[str, str] = field(default_factory=dict)  # system -> reference of an outage this feed set
+    changed_by: str | None = None  # who set it up as it is (a principal; None in feeds stored before)
 
     def due(self, now: datetime) -> bool:
         return self.last_polled_at is None or now - self.last_polled_at >= timedelta(seconds=self.interval_seconds)
@@ -112,6 +113,7 @@ class Feed:
             "last_error": self.last_error,
             "failed_polls": self.failed_polls,
             "last_seen": {s: {"status": v.component_status, "at": iso(v.at)} for s, v in self.seen.items()},
+            "changed_by": self.changed_by,
         }
 
 

@@ -46,11 +46,11 @@ class Feeds:
         self._reader = reader
 
     # ------------------------------------------------------------------ the operator's side
-    def put(self, name: str, request: FeedRequest) -> tuple[Feed, bool]:
-        """The feed as configured, and whether it is new."""
+    def put(self, name: str, request: FeedRequest, by: str) -> tuple[Feed, bool]:
+        """The feed as configured by `by`, and whether it is new."""
         check_url(request.url)
         existing = self._store.get(name)
-        feed = Feed(name, request.url, tuple(request.components), request.interval_seconds)
+        feed = Feed(name, request.url, tuple(request.components), request.interval_seconds, changed_by=by)
         if existing is not None:  # what it has seen stays: a new mapping must not replay old changes
             feed = replace(feed, version=existing.version, seen=existing.seen, holding=existing.holding)
         return self._store.put(replace(feed, version=feed.version + 1)), existing is None

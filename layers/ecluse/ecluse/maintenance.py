@@ -50,11 +50,12 @@ class Maintenance:
         self._probe = probe
 
     # ------------------------------------------------------------------ the operator's side
-    def schedule(self, system: str, request: WindowRequest) -> Window:
+    def schedule(self, system: str, request: WindowRequest, by: str) -> Window:
+        """`by`: who announces it (recorded with the window; the status changes it causes are Écluse's)."""
         self._check_times(system, request.start, request.end, scheduled=True)
         window = Window(
             uuid.uuid4().hex[:12], system, request.start, request.end, WindowState.SCHEDULED,
-            request.reference, request.reason,
+            request.reference, request.reason, by=by,
         )  # fmt: skip
         self._store.add(window)
         return window
@@ -65,16 +66,16 @@ class Maintenance:
         closed = sorted((w for w in windows if w.state not in OPEN), key=lambda w: w.end, reverse=True)
         return [*open_, *closed[:KEPT_CLOSED]]
 
-    def change_end(self, system: str, window_id: str, change: WindowChange) -> Window:
+    def change_end(self, system: str, window_id: str, change: WindowChange, by: str) -> Window:
         window = self._window(system, window_id)
         if window.state not in OPEN:
             raise conflict("window_closed", f"window {window_id} is {window.state}: schedule a new one")
         self._check_times(
             system, window.start, change.end, scheduled=window.state is WindowState.SCHEDULED, ignore=window_id
         )
-        return self._save(replace(window, end=change.end))
+        return self._save(replace(window, end=change.end, changed_by=by))
 
-    def cancel(self, system: str, window_id: str) -> Window:
+    def cancel(self, system: str, window_id: str, by: str) -> Window:
         window = self._window(system, window_id)
         if window.state is WindowState.CANCELLED:
             return window
@@ -84,7 +85,7 @@ class Maintenance:
                 f"window {window_id} is {window.state}: it has begun; end it with "
                 'PATCH {"end": "<when the work ends>"}',
             )
-        return self._save(replace(window, state=WindowState.CANCELLED, ended_at=self._clock.now()))
+        return self._save(replace(window, state=WindowState.CANCELLED, ended_at=self._clock.now(), changed_by=by))
 
     # ------------------------------------------------------------------ the monitor's side
     def tick(self) -> list[str]:

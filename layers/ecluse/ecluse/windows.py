@@ -34,6 +34,10 @@ class Window:
     version: int = 0
     ended_at: datetime | None = None
     asked_at: datetime | None = None  # when customs was last asked after the end
+    # who announced it, and who last moved its end or cancelled it: principals, as in a declaration's
+    # history (None in windows stored before they were recorded)
+    by: str | None = None
+    changed_by: str | None = None
 
     @property
     def status_reference(self) -> str:
@@ -54,6 +58,8 @@ class Window:
             "state": self.state.value,
             "ended_at": iso(self.ended_at) if self.ended_at else None,
             "customs_asked_at": iso(self.asked_at) if self.asked_at else None,
+            "scheduled_by": self.by,
+            "changed_by": self.changed_by,
         }
 
 

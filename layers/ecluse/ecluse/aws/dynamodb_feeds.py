@@ -26,6 +26,7 @@ def _item(feed: Feed) -> dict[str, Any]:
             "failed_polls": feed.failed_polls,
             "seen": {s: {"status": v.component_status, "at": iso(v.at)} for s, v in feed.seen.items()},
             "holding": dict(feed.holding),
+            "changed_by": feed.changed_by,
         }
     )
 
@@ -43,6 +44,7 @@ def _feed(item: dict[str, Any]) -> Feed:
         failed_polls=int(values.get("failed_polls", 0)),
         seen={s: Seen(v["status"], parse_iso(v["at"])) for s, v in (values.get("seen") or {}).items()},
         holding=dict(values.get("holding") or {}),
+        changed_by=values.get("changed_by"),
     )
 
 

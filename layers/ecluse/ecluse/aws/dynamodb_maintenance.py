@@ -28,6 +28,8 @@ def _item(window: Window) -> dict[str, Any]:
             "version": window.version,
             "ended_at": iso(window.ended_at) if window.ended_at else None,
             "asked_at": iso(window.asked_at) if window.asked_at else None,
+            "by": window.by,
+            "changed_by": window.changed_by,
         }
     )
 
@@ -45,6 +47,8 @@ def _window(item: dict[str, Any]) -> Window:
         version=int(values.get("version", 0)),
         ended_at=parse_iso(values["ended_at"]) if values.get("ended_at") else None,
         asked_at=parse_iso(values["asked_at"]) if values.get("asked_at") else None,
+        by=values.get("by"),
+        changed_by=values.get("changed_by"),
     )
 
 
