@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import sys
@@ -23,6 +24,11 @@ def load(short_name: str, environment: dict[str, str]) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
+    # The handler froze every object alive at the end of its init (decision 17): in Lambda, its own. This
+    # process imports handlers again and again (each test's cold start, the local stack's five functions),
+    # and each freeze would also catch whatever the tests and earlier loads left in garbage cycles, out of
+    # the collector's reach for good. Frozen objects go back under the collector here.
+    gc.unfreeze()
     return module
 
 
