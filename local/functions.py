@@ -23,12 +23,18 @@ def load(short_name: str, environment: dict[str, str]) -> ModuleType:
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    # The handler froze every object alive at the end of its init (decision 17): in Lambda, its own. This
-    # process imports handlers again and again (each test's cold start, the local stack's five functions),
-    # and each freeze would also catch whatever the tests and earlier loads left in garbage cycles, out of
-    # the collector's reach for good. Frozen objects go back under the collector here.
-    gc.unfreeze()
+    collecting = gc.isenabled()
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        # The handler turns the collector off for its init and freezes every object alive at its end
+        # (decision 17): on Lambda, its own, once. This process imports handlers again and again (each
+        # test's cold start, the local stack's five functions): each freeze would also catch what the tests
+        # and earlier loads left in garbage cycles, for good (~18 MB a load), and an init that fails would
+        # leave the collector off. Both are undone here.
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
     return module
 
 
