@@ -94,3 +94,62 @@ def test_the_monitor_function_begins_a_window_and_ends_it_when_customs_answers(a
         assert api.call("GET", "/systems/AIS")[1]["status"] == "AVAILABLE"
     finally:
         server.shutdown()
+
+
+def test_windows_and_feeds_stored_before_who_was_recorded_still_read_and_change(api, aws, dynamodb):
+    """Items written before `by` / `changed_by` existed have neither attribute: they list with no names
+    and take an operator's change like any other."""
+    from datetime import UTC, datetime
+
+    from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
+    from ecluse.aws.dynamodb_maintenance import DynamoDbWindowStore
+    from ecluse.feed_config import Component, Feed
+    from ecluse.windows import Window, WindowState
+
+    table = aws.env("api")["SYSTEMS_TABLE"]
+    start = datetime.now(UTC) + timedelta(hours=1)
+    old = Window("0123456789ab", "PLDA", start, start + timedelta(hours=1), WindowState.SCHEDULED)
+    DynamoDbWindowStore(dynamodb, table).add(old)
+    stored = dynamodb.get_item(
+        TableName=table, Key={"system": {"S": "MAINTENANCE"}, "record": {"S": "PLDA#0123456789ab"}}
+    )
+    assert not {"by", "changed_by"} & set(stored["Item"])  # what an item from before looks like
+    listed = api.call("GET", "/systems/PLDA/maintenance")[1]["items"]
+    assert [(w["id"], w["scheduled_by"], w["changed_by"]) for w in listed] == [("0123456789ab", None, None)]
+    bob = api.as_(cognito_user("bob"))
+    status, moved = bob.call("PATCH", "/systems/PLDA/maintenance/0123456789ab", {"end": _at(hours=3)})
+    assert (status, moved["scheduled_by"], moved["changed_by"]) == (200, None, "bob")
+    match = "components[?name=='DMS Import'].status | [0]"
+    DynamoDbFeedStore(dynamodb, table).put(
+        Feed("old", "https://status.example.com/api/v2/summary.json", (Component(system="DMS_NL", match=match),), 60, 1)
+    )
+    assert api.call("GET", "/feeds/old")[1]["changed_by"] is None
+
+
+def test_who_announced_a_window_or_set_up_a_feed_is_answered_never_logged(aws, monkeypatch):
+    """An operator's username is personal data: it is kept with the window and the feed, and answered,
+    but the API's log lines (at DEBUG here, every line it can write) never carry it."""
+    import io
+
+    from local.functions import load
+    from tests.conftest import ApiClient
+
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    module = load("api", aws.env("api"))
+    logged = io.StringIO()  # where the API's Logger writes (its handler outlives pytest's captures)
+    previous = module.logger.registered_handler.setStream(logged)
+    try:
+        api = ApiClient(module).as_(cognito_user("qzvoperator"))
+        window = api.call("POST", "/systems/DMS_NL/maintenance", {"start": _at(hours=1), "end": _at(hours=2)})[1]
+        api.call("PATCH", f"/systems/DMS_NL/maintenance/{window['id']}", {"end": _at(hours=3)})
+        cancelled = api.call("DELETE", f"/systems/DMS_NL/maintenance/{window['id']}")[1]
+        feed = {
+            "url": "https://status.example.com/api/v2/summary.json",
+            "components": [{"system": "DMS_NL", "match": "a"}],
+        }
+        answered = api.call("PUT", "/feeds/platform", feed)[1]
+    finally:
+        module.logger.registered_handler.setStream(previous)
+    assert (cancelled["scheduled_by"], answered["changed_by"]) == ("qzvoperator", "qzvoperator")
+    assert "maintenance window scheduled" in logged.getvalue()  # the log lines were captured
+    assert "qzvoperator" not in logged.getvalue()

@@ -165,3 +165,12 @@ def test_a_replaced_feed_does_not_replay_what_it_has_seen(feeds, board, clock, p
     assert board.get("DMS_NL").status is Status.AVAILABLE
     assert feeds.get("c4t").interval_seconds == 120
     assert clock.now() - feeds.get("c4t").last_polled_at < timedelta(seconds=1)
+
+
+def test_reading_a_feed_keeps_who_set_it_up(feeds, clock, page):
+    page.component("major_outage")
+    _poll(feeds, clock)
+    page.component("operational")
+    _poll(feeds, clock)
+    assert feeds.get("c4t").changed_by == ALICE
+    assert feeds.get("c4t").answer()["changed_by"] == ALICE

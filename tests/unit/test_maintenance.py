@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -147,3 +148,44 @@ def test_only_a_window_that_has_not_begun_can_be_cancelled(maintenance, board, c
     maintenance.tick()
     assert _refused(lambda: maintenance.cancel("PLDA", running.id, ALICE)) == ("not_cancellable", 409)
     assert _refused(lambda: maintenance.cancel("PLDA", "000000000000", ALICE)) == ("maintenance_window_not_found", 404)
+
+
+class _MonitorMovesFirst(InMemoryWindows):
+    """The monitor begins the window between the operator's read and the operator's write."""
+
+    def get(self, system, window_id):
+        read = super().get(system, window_id)
+        if read is not None:
+            self.windows[(system, window_id)] = replace(read, state=WindowState.RUNNING, version=read.version + 1)
+        return read
+
+
+def test_an_operators_change_that_loses_the_race_with_the_monitor_is_refused_to_retry(board, clock, customs):
+    windows = _MonitorMovesFirst()
+    maintenance = Maintenance(windows, board, clock, GatewayProbe(customs))
+    window = maintenance.schedule("CDS", _window(clock, starts_in=3600), ALICE)
+    moved = WindowChange(end=window.end + timedelta(hours=1))
+    assert _refused(lambda: maintenance.change_end("CDS", window.id, moved, "bob")) == (
+        "maintenance_window_changed_concurrently", 409,
+    )  # fmt: skip
+    kept = windows.windows[("CDS", window.id)]
+    assert (kept.state, kept.end, kept.changed_by) == (WindowState.RUNNING, window.end, None)  # the monitor's
+    waiting = maintenance.schedule("ATLAS", _window(clock, starts_in=3600), ALICE)
+    assert _refused(lambda: maintenance.cancel("ATLAS", waiting.id, "bob")) == (
+        "maintenance_window_changed_concurrently", 409,
+    )  # fmt: skip
+    assert windows.windows[("ATLAS", waiting.id)].state is WindowState.RUNNING
+
+
+def test_the_monitor_keeps_who_announced_a_window_and_who_moved_it(maintenance, clock, customs):
+    window = maintenance.schedule("CDS", _window(clock, starts_in=0, lasts=600), ALICE)
+    maintenance.tick()  # begins
+    maintenance.change_end("CDS", window.id, WindowChange(end=window.end + timedelta(minutes=5)), "bob")
+    customs.set_outage("CDS", "timeout")
+    clock.advance(seconds=901)
+    maintenance.tick()  # overruns: customs does not answer
+    customs.set_outage("CDS", None)
+    maintenance.tick()  # ends
+    ended = maintenance.listed("CDS")[0]
+    assert (ended.state, ended.by, ended.changed_by) == (WindowState.ENDED, ALICE, "bob")
+    assert (ended.answer()["scheduled_by"], ended.answer()["changed_by"]) == (ALICE, "bob")

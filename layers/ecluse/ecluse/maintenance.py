@@ -73,7 +73,7 @@ class Maintenance:
         self._check_times(
             system, window.start, change.end, scheduled=window.state is WindowState.SCHEDULED, ignore=window_id
         )
-        return self._save(replace(window, end=change.end, changed_by=by))
+        return self._save_asked(replace(window, end=change.end, changed_by=by))
 
     def cancel(self, system: str, window_id: str, by: str) -> Window:
         window = self._window(system, window_id)
@@ -85,7 +85,7 @@ class Maintenance:
                 f"window {window_id} is {window.state}: it has begun; end it with "
                 'PATCH {"end": "<when the work ends>"}',
             )
-        return self._save(replace(window, state=WindowState.CANCELLED, ended_at=self._clock.now(), changed_by=by))
+        return self._save_asked(replace(window, state=WindowState.CANCELLED, ended_at=self._clock.now(), changed_by=by))
 
     # ------------------------------------------------------------------ the monitor's side
     def tick(self) -> list[str]:
@@ -159,6 +159,18 @@ class Maintenance:
 
     def _save(self, window: Window) -> Window:
         return self._store.save(replace(window, version=window.version + 1))
+
+    def _save_asked(self, window: Window) -> Window:
+        """An operator's change: one that lost the race with the monitor (the window began or ended
+        meanwhile) or with another operator is refused, to be retried on the window as it now is."""
+        try:
+            return self._save(window)
+        except WindowChanged:
+            raise conflict(
+                "maintenance_window_changed_concurrently",
+                f"window {window.id} changed while this request was applied (it may have begun or ended); "
+                f"GET /systems/{window.system}/maintenance and retry",
+            ) from None
 
     def _check_times(
         self, system: str, start: datetime, end: datetime, *, scheduled: bool, ignore: str | None = None
