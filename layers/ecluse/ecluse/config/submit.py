@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ecluse.config import CommonSettings
+from ecluse.config.common import CommonSettings
 
 
 class SubmitSettings(CommonSettings):
