@@ -14,7 +14,9 @@ time, and, with valgrind, in instructions: the same count at every run.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import py_compile
 import random
 import re
 import shutil
@@ -73,20 +75,29 @@ def _bare(powertools: str = "", built: str = "") -> str:
     )
 
 
-SKELETONS = {
-    "Logger, Metrics and a settings model (release, publish, monitor)": _bare(),
-    "+ REST resolver with validation (the API)": _bare(
-        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n",
-        "app = APIGatewayRestResolver(enable_validation=True)\n\n\n@app.get('/ping')\ndef ping() -> dict:\n"
-        "    return {}\n",
+SKELETONS = {  # name -> (code, the function whose layers and settings it runs with)
+    "Logger, Metrics and a settings model (release, publish, monitor)": (_bare(), "ReleaseFunction"),
+    "+ REST resolver with validation (the API)": (
+        _bare(
+            "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n",
+            "app = APIGatewayRestResolver(enable_validation=True)\n\n\n@app.get('/ping')\ndef ping() -> dict:\n"
+            "    return {}\n",
+        ),
+        "ApiFunction",
     ),
-    "+ FIFO batch processor and circuit breaker (the submitter)": _bare(
-        "from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor\n"
-        "from aws_lambda_powertools.utilities.circuit_breaker import CircuitBreakerConfig, circuit_breaker\n"
-        "from aws_lambda_powertools.utilities.circuit_breaker.persistence import CircuitBreakerDynamoDBPersistence\n",
-        "processor = SqsFifoPartialProcessor(skip_group_on_error=True)\n",
+    "+ FIFO batch processor and circuit breaker (the submitter)": (
+        _bare(
+            "from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor\n"
+            "from aws_lambda_powertools.utilities.circuit_breaker import CircuitBreakerConfig, circuit_breaker\n"
+            "from aws_lambda_powertools.utilities.circuit_breaker.persistence import "
+            "CircuitBreakerDynamoDBPersistence\n",
+            "processor = SqsFifoPartialProcessor(skip_group_on_error=True)\n",
+        ),
+        "SubmitFunction",
     ),
 }
+# the handlers' own pause (functions/*/app.py, decision 17), taken out to measure what it saves
+PAUSE_LINES = re.compile(r"^gc\.(disable|freeze|enable)\(\).*$", re.MULTILINE)
 HANDLER = "handler module's own code (clients, settings, routes)"  # the floor's: its DynamoDB client
 
 
@@ -111,6 +122,21 @@ def _skeleton(function: Function, scratch: str, code: str, name: str) -> tuple[l
     return [scratch, *path[1:]], {**spec, "handler": f"{name}.handler", "function": name}, variables
 
 
+def _unpaused(function: Function, scratch: str) -> tuple[list[str], dict, dict[str, str]]:
+    """`function` as built, but its handler module without the collector pause, with its bytecode."""
+    code = Path(scratch, f"unpaused-{function.logical_id}")
+    if not code.exists():
+        shutil.copytree(function.code, code)
+        module = code / f"{function.handler.rsplit('.', 1)[0]}.py"
+        module.write_text(PAUSE_LINES.sub("pass", module.read_text()))
+        py_compile.compile(
+            str(module), importlib.util.cache_from_source(str(module)), doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )  # fmt: skip
+    path, spec, variables = _spec(function)
+    return [str(code), *path[1:]], spec, variables
+
+
 def _ready(
     path: list[str], spec: dict, variables: dict[str, str], *flags: str, wrapper: tuple[str, ...] = ()
 ) -> Invocation:
@@ -129,8 +155,12 @@ def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
         ]
         runs += [(logical_id, lambda f=function: _ready(*_spec(f))) for logical_id, function in by_id.items()]
         runs += [
-            (name, lambda code=code, i=i: _ready(*_skeleton(first, scratch, code, f"skeleton{i}")))
-            for i, (name, code) in enumerate(SKELETONS.items())
+            (f"{logical_id} unpaused", lambda f=function: _ready(*_unpaused(f, scratch)))
+            for logical_id, function in by_id.items()
+        ]
+        runs += [
+            (name, lambda code=code, f=by_id[owner], i=i: _ready(*_skeleton(f, scratch, code, f"skeleton{i}")))
+            for i, (name, (code, owner)) in enumerate(SKELETONS.items())
         ]
         cpu: dict[str, list[float]] = defaultdict(list)
         wall: dict[str, list[float]] = defaultdict(list)
@@ -156,8 +186,16 @@ def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
             f"(to the paused floor {statistics.median(cpu[name]) / paused_cpu:.2f}); "
             f"wall {_spread(wall[name])} -> {wall_ratio:.2f}"
         )
+    for name in by_id:
+        on, paused = statistics.median(cpu[f"{name} unpaused"]), statistics.median(cpu[name])
+        lines.append(
+            f"{name} with the collector left on (the pause taken out): CPU {_spread(cpu[f'{name} unpaused'])} "
+            f"-> ratio to floor {on / floor_cpu:.2f}; the pause saves {(on - paused) * 1000:.0f} ms "
+            f"({(on - paused) / on:.0%})"
+        )
     lines += [
         f"bare stack, {name}: CPU {_spread(cpu[name])} -> ratio to floor {statistics.median(cpu[name]) / floor_cpu:.2f}"
+        f" (to the paused floor {statistics.median(cpu[name]) / paused_cpu:.2f})"
         for name in SKELETONS
     ]
     return lines
