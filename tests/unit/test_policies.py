@@ -208,14 +208,16 @@ def test_german_ticket_and_masterticket():
         assert policy.evidence_reference(source, "T-1") == "T-1"
 
 
-def test_danish_fallback_only_inside_the_window():
-    """DK-TOLD-DMS-CONTINGENCY (Danish customs, DMS Import): files sent during a window are rejected; fallback only
-    inside it, which
-    every policy enforces: the system must be UNAVAILABLE when the fallback is asked."""
+def test_danish_fallback_only_for_urgent_goods_and_only_inside_the_window():
+    """DK-TOLD-DMS-CONTINGENCY (Danish customs, Nødprocedurer and its service-window messages): files sent
+    during a window are rejected; the emergency procedure is for goods that must be cleared here and now
+    ("only ... if absolutely necessary", e.g. perishable goods), and only inside the window, which every
+    policy enforces: the system must be UNAVAILABLE when the fallback is asked."""
     assert policies.policy("DMS_DK").during_maintenance is Routing.HOLD
     outage = Outage("DMS_DK", Source.MAINTENANCE, "window 02:00-04:00")
-    inside, after = outage.held(), outage.held()
-    assert outage.fallback.switch(inside.lrn, None, LOCAL).state == "EMERGENCY"
+    routine, perishable, after = outage.held(), outage.held(urgent=True), outage.held(urgent=True)
+    assert outage.refusal(routine) == "fallback_urgent_only"  # it waits for DMS instead
+    assert outage.fallback.switch(perishable.lrn, None, LOCAL).state == "EMERGENCY"
     outage.status(Status.AVAILABLE, Source.MAINTENANCE)
     assert outage.refusal(after) == "system_available"
 
