@@ -126,7 +126,7 @@ def test_windows_and_feeds_stored_before_who_was_recorded_still_read_and_change(
     assert api.call("GET", "/feeds/old")[1]["changed_by"] is None
 
 
-def test_who_announced_a_window_or_set_up_a_feed_is_answered_never_logged(aws, monkeypatch):
+def test_who_announced_a_window_or_set_up_a_feed_is_answered_never_logged(aws):
     """An operator's username is personal data: it is kept with the window and the feed, and answered,
     but the API's log lines (at DEBUG here, every line it can write) never carry it."""
     import io
@@ -134,10 +134,12 @@ def test_who_announced_a_window_or_set_up_a_feed_is_answered_never_logged(aws, m
     from local.functions import load
     from tests.conftest import ApiClient
 
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     module = load("api", aws.env("api"))
-    logged = io.StringIO()  # where the API's Logger writes (its handler outlives pytest's captures)
+    # The API's Logger, as this process configured it first (Powertools configures a service's logger once):
+    # its every level, into a buffer of this test's own (its handler's stream outlives pytest's captures)
+    logged, level = io.StringIO(), module.logger.log_level
     previous = module.logger.registered_handler.setStream(logged)
+    module.logger.setLevel("DEBUG")
     try:
         api = ApiClient(module).as_(cognito_user("qzvoperator"))
         window = api.call("POST", "/systems/DMS_NL/maintenance", {"start": _at(hours=1), "end": _at(hours=2)})[1]
@@ -150,6 +152,7 @@ def test_who_announced_a_window_or_set_up_a_feed_is_answered_never_logged(aws, m
         answered = api.call("PUT", "/feeds/platform", feed)[1]
     finally:
         module.logger.registered_handler.setStream(previous)
+        module.logger.setLevel(level)
     assert (cancelled["scheduled_by"], answered["changed_by"]) == ("qzvoperator", "qzvoperator")
     assert "maintenance window scheduled" in logged.getvalue()  # the log lines were captured
     assert "qzvoperator" not in logged.getvalue()
