@@ -155,9 +155,8 @@ class LocalAuth:
         if client is None or not secrets.compare_digest((secret or "").encode(), client.secret.encode()):
             return Answer(401, {"error": "invalid_client"}, {"WWW-Authenticate": 'Basic realm="ecluse"'})
         if form.get("grant_type") != "client_credentials":
-            return _oauth_error(
-                400, "unsupported_grant_type", "grant_type must be client_credentials (or authorization_code)"
-            )
+            # authorization_code is the console's public client's alone (above): a confidential client has this one
+            return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
         asked = form.get("scope", "").split() or list(client.scopes)
         if not set(asked) <= set(client.scopes):
             return _oauth_error(400, "invalid_scope", f"this client may ask for {' '.join(client.scopes)}")
