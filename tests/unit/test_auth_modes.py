@@ -76,7 +76,7 @@ def test_each_mode_creates_only_its_own_resources(iam) -> None:
         "ErpInvokePolicy", "OperatorInvokePolicy",
     }  # fmt: skip
     outputs = iam["Outputs"]
-    assert outputs["TokenUrl"]["Condition"] == outputs["HostedUiUrl"]["Condition"] == "UseCognito"
+    assert outputs["TokenUrl"]["Condition"] == outputs["ConsoleUrl"]["Condition"] == "UseCognito"
     assert outputs["ErpInvokePolicyArn"]["Condition"] == "UseIam"
 
 
@@ -89,12 +89,14 @@ def test_the_resource_server_offers_exactly_the_roles_scopes(cognito) -> None:
 def test_operators_sign_in_to_the_console_with_both_scopes_and_no_secret(cognito) -> None:
     client = cognito["Resources"]["ConsoleClient"]["Properties"]
     assert set(CONSOLE_SCOPES) == set(client["AllowedOAuthScopes"])  # what the console asks for, no more
-    # the console reads the access token from the hosted UI's redirect (#access_token=…); no client credentials
-    assert client["AllowedOAuthFlows"] == ["implicit"]
+    # authorization code with PKCE only: never the implicit grant (a token in the address), nor client
+    # credentials (a page keeps no secret)
+    assert client["AllowedOAuthFlows"] == ["code"]
     assert client["GenerateSecret"] is False
     assert client["CallbackURLs"] == [
         {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/console"}
     ]
+    assert cognito["Outputs"]["ConsoleUrl"]["Value"] == client["CallbackURLs"][0]  # the console starts sign-in
     assert cognito["Resources"]["ConsoleClient"]["DependsOn"] == "EcluseResourceServer"
 
 
