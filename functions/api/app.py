@@ -12,7 +12,7 @@ gc.disable()
 import json
 from functools import cache
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -37,7 +37,6 @@ from ecluse.aws.sqs_submit_queue import SqsSubmitQueue
 from ecluse.callers import Caller
 from ecluse.clock import SystemClock
 from ecluse.config import ApiSettings
-from ecluse.console_sign_in import ConsoleSignIn, from_stage_variables
 from ecluse.declarations import LRN_MAX, LRN_PATTERN, LRN_RULE, Declaration, is_lrn
 from ecluse.errors import EcluseError, FieldProblem, invalid, not_in_fallback, unsupported_media_type
 from ecluse.fallback import BulkEmergencyRequest, EmergencyRequest, FallbackProcedure, PhysicalControl
@@ -47,6 +46,9 @@ from ecluse.lodging import MAX_BODY_BYTES, CancelRequest, Lodging, problems_from
 from ecluse.maintenance import Maintenance, WindowChange, WindowRequest
 from ecluse.operations import Operations, ReleaseRequest, StatusRequest
 from ecluse.ownership import MAX_DECLARANT
+
+if TYPE_CHECKING:
+    from ecluse.console_sign_in import ConsoleSignIn
 
 logger = Logger()
 metrics = Metrics()
@@ -350,6 +352,8 @@ def _console_file(name: str) -> str:
 def _console_sign_in() -> ConsoleSignIn:
     """What the stage says of the console's sign-in (stage variables come with each event, nothing to read at
     cold start). A wrong one is the deployment's mistake, not the caller's: a 500 saying what to fix."""
+    from ecluse.console_sign_in import from_stage_variables  # the console's routes only, at their first call
+
     try:
         return from_stage_variables(app.current_event.stage_variables)
     except ValueError as error:
@@ -361,6 +365,8 @@ def _console_headers() -> dict[str, str]:
     """Its own files and its own API only (signing in with PKCE, the user pool's token endpoint too): no CDN,
     no inline script, nothing framed or leaked elsewhere. Misconfigured, the page still loads under the
     narrowest policy and its config.json says what is wrong."""
+    from ecluse.console_sign_in import ConsoleSignIn, from_stage_variables
+
     try:
         policy = from_stage_variables(app.current_event.stage_variables).content_security_policy()
     except ValueError:
