@@ -1,5 +1,7 @@
-"""`make run`'s stand-in for Cognito and API Gateway's Cognito authorizer: an OAuth2 client-credentials token
-endpoint, and the check of `Authorization: Bearer …` on every route of `ecluse.access.ROUTES`.
+"""`make run`'s stand-in for Cognito and API Gateway's Cognito authorizer: an OAuth2 token endpoint
+(client credentials for ERPs and scripts; authorization code with PKCE for the console), an authorization
+endpoint for the console's public client, and the check of `Authorization: Bearer …` on every route of
+`ecluse.access.ROUTES`.
 
 As deployed: a token without the route's scope is refused before the handler runs, and the handler finds
 the token's claims where API Gateway puts them (`requestContext.authorizer.claims`, every value a string).
@@ -10,19 +12,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus
+from urllib.parse import parse_qs, unquote_plus, urlencode
 
 from ecluse.access import ROUTES, SCOPES, Role
+from ecluse.console_sign_in import CONSOLE_SCOPES
 
 TOKEN_SECONDS = 3600  # Cognito's default access-token validity
+CODE_SECONDS = 300  # Cognito's authorization codes last five minutes
 ERP, OPERATIONS = SCOPES[Role.ERP], SCOPES[Role.OPERATOR]
+CONSOLE_CLIENT = "console-local"  # the console's public client, as the stack's ConsoleClient: no secret
+CONSOLE_USER = "operator-local"  # who signs in through the stand-in's authorization endpoint
+# RFC 7636, section 4.1: 43 to 128 characters of the unreserved set; an S256 challenge is 43 of base64url
+_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+_S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 @dataclass(frozen=True)
@@ -52,11 +62,28 @@ class Answer:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Grant:
+    """An authorization code waiting to be exchanged: for whom, where it was sent, and the PKCE challenge."""
+
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    scopes: tuple[str, ...]
+    expires: float
+
+
 class LocalAuth:
-    def __init__(self, issuer: str, clients: dict[str, Client] | None = None) -> None:
+    def __init__(
+        self, issuer: str, clients: dict[str, Client] | None = None, console_redirect_uris: tuple[str, ...] = ()
+    ) -> None:
         self._issuer = issuer
         self._clients = CLIENTS if clients is None else clients
+        # the console's public client and where it may be sent back (the stack's own /console, as the
+        # ConsoleClient's CallbackURLs on AWS); none given, it is not offered
+        self._console_redirect_uris = console_redirect_uris
         self._tokens: dict[str, tuple[float, dict[str, str]]] = {}  # token -> (expiry, claims)
+        self._codes: dict[str, Grant] = {}  # authorization code -> what it grants, until exchanged
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -64,7 +91,51 @@ class LocalAuth:
             f"  {client_id} / {client.secret}  (scope {' '.join(client.scopes)})"
             for client_id, client in self._clients.items()
         ]
-        return "OAuth2 clients (POST /oauth2/token, grant_type=client_credentials):\n" + "\n".join(lines)
+        described = "OAuth2 clients (POST /oauth2/token, grant_type=client_credentials):\n" + "\n".join(lines)
+        if self._console_redirect_uris:
+            described += (
+                f"\nThe console's public client: {CONSOLE_CLIENT} (authorization code with PKCE, no secret; "
+                f"GET /oauth2/authorize signs in {CONSOLE_USER} without asking)"
+            )
+        return described
+
+    # ------------------------------------------------------------------ the authorization endpoint
+    def authorize_code(self, query: dict[str, str]) -> Answer:
+        """`GET /oauth2/authorize` for the console's public client: no login page (the stand-in has no users
+        to ask for): it signs in CONSOLE_USER at once and redirects to the registered redirect_uri with a
+        one-time code and the state. PKCE is required, S256 only (RFC 7636; `plain` is refused, as the
+        OAuth 2.0 Security Best Current Practice, RFC 9700, section 2.1.1, advises).
+
+        As RFC 6749, section 4.1.2.1: an unknown client or redirect_uri is answered here (400), never
+        redirected to; every other error goes back to the redirect_uri as `error` with the state."""
+        client_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
+        if client_id != CONSOLE_CLIENT or not self._console_redirect_uris:
+            return _oauth_error(400, "invalid_request", f"client_id must be {CONSOLE_CLIENT} (the console's client)")
+        if redirect_uri not in self._console_redirect_uris:
+            registered = " ".join(self._console_redirect_uris)
+            return _oauth_error(400, "invalid_request", f"redirect_uri must be one registered: {registered}")
+        state = query.get("state")
+        if query.get("response_type") != "code":
+            return _redirect(redirect_uri, state, error="unsupported_response_type")
+        if query.get("code_challenge_method") != "S256" or not _S256_CHALLENGE.match(query.get("code_challenge", "")):
+            return _redirect(redirect_uri, state, error="invalid_request", why="PKCE: send an S256 code_challenge")
+        asked = query.get("scope", "").split() or list(CONSOLE_SCOPES)
+        if not set(asked) <= set(CONSOLE_SCOPES):
+            return _redirect(
+                redirect_uri, state, error="invalid_scope", why=f"this client may ask for {' '.join(CONSOLE_SCOPES)}"
+            )
+        code = secrets.token_urlsafe(32)
+        grant = Grant(client_id, redirect_uri, query["code_challenge"], tuple(asked), time.time() + CODE_SECONDS)
+        with self._lock:
+            self._codes = {c: g for c, g in self._codes.items() if g.expires > time.time()}  # the expired go
+            self._codes[code] = grant
+        return _redirect(redirect_uri, state, code=code)
+
+    def expire_code(self, code: str) -> None:
+        """Tests: the code's five minutes are up."""
+        with self._lock:
+            if code in self._codes:
+                self._codes[code] = replace(self._codes[code], expires=0)
 
     # ------------------------------------------------------------------ the token endpoint
     def token(self, headers: dict[str, str], raw: bytes) -> Answer:
@@ -74,6 +145,8 @@ class LocalAuth:
         if content_type != "application/x-www-form-urlencoded":
             return _oauth_error(400, "invalid_request", "send the form as application/x-www-form-urlencoded")
         form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True).items()}
+        if form.get("grant_type") == "authorization_code":
+            return self._exchange_code(form)
         client_id, secret = _basic(_header(headers, "authorization")) or (
             form.get("client_id"),
             form.get("client_secret"),
@@ -82,17 +155,40 @@ class LocalAuth:
         if client is None or not secrets.compare_digest((secret or "").encode(), client.secret.encode()):
             return Answer(401, {"error": "invalid_client"}, {"WWW-Authenticate": 'Basic realm="ecluse"'})
         if form.get("grant_type") != "client_credentials":
+            # authorization_code is the console's public client's alone (above): a confidential client has this one
             return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
         asked = form.get("scope", "").split() or list(client.scopes)
         if not set(asked) <= set(client.scopes):
             return _oauth_error(400, "invalid_scope", f"this client may ask for {' '.join(client.scopes)}")
-        return Answer(200, self._issue(client_id or "", asked), {"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return Answer(200, self._issue(client_id or "", asked), NO_STORE)
 
-    def _issue(self, client_id: str, scopes: list[str]) -> dict[str, Any]:
+    def _exchange_code(self, form: dict[str, str]) -> Answer:
+        """grant_type=authorization_code from the console's public client (no secret): the code is used once
+        whatever the outcome, and only by the client it was issued to, with the same redirect_uri, within
+        its five minutes, by whoever holds the verifier whose SHA-256 is the challenge (RFC 7636, 4.6)."""
+        if form.get("client_id") != CONSOLE_CLIENT or not self._console_redirect_uris:
+            return Answer(401, {"error": "invalid_client"}, {})
+        missing = [name for name in ("code", "redirect_uri", "code_verifier") if not form.get(name)]
+        if missing:
+            return _oauth_error(400, "invalid_request", f"send {', '.join(missing)} with the authorization code")
+        if not _VERIFIER.match(form["code_verifier"]):
+            return _oauth_error(400, "invalid_request", "code_verifier must be 43-128 characters of A-Z a-z 0-9 -._~")
+        with self._lock:
+            grant = self._codes.pop(form["code"], None)
+        if grant is None or grant.expires <= time.time():
+            return _oauth_error(400, "invalid_grant", "the code is unknown, used already or expired: sign in again")
+        if grant.client_id != form["client_id"] or grant.redirect_uri != form["redirect_uri"]:
+            return _oauth_error(400, "invalid_grant", "the code was issued to another client or redirect_uri")
+        if not secrets.compare_digest(_s256(form["code_verifier"]), grant.challenge):
+            return _oauth_error(400, "invalid_grant", "the code_verifier does not match the code_challenge")
+        scopes = [s for s in grant.scopes if s != "openid"]  # openid goes in the ID token, not the access token
+        return Answer(200, self._issue(grant.client_id, scopes, username=CONSOLE_USER), NO_STORE)
+
+    def _issue(self, client_id: str, scopes: list[str], username: str | None = None) -> dict[str, Any]:
         now = int(time.time())
         token = secrets.token_urlsafe(32)
-        claims = {  # a client-credentials access token's claims, strings as API Gateway passes them
-            "sub": client_id,
+        claims = {  # an access token's claims, strings as API Gateway passes them
+            "sub": username or client_id,
             "client_id": client_id,
             "token_use": "access",
             "scope": " ".join(scopes),
@@ -103,6 +199,8 @@ class LocalAuth:
             "jti": secrets.token_hex(16),
             "version": "2",
         }
+        if username:  # a user's sign-in through the console's client, as Cognito names them
+            claims["username"] = username
         with self._lock:
             self._tokens = {t: held for t, held in self._tokens.items() if held[0] > now}  # the expired go
             self._tokens[token] = (now + TOKEN_SECONDS, claims)
@@ -162,6 +260,22 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     return unquote_plus(client_id), unquote_plus(secret)
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # a token answer is never cached (RFC 6749, 5.1)
+
+
+def _s256(verifier: str) -> str:
+    """BASE64URL(SHA256(ASCII(code_verifier))), unpadded (RFC 7636, section 4.2)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def _redirect(redirect_uri: str, state: str | None, **fields: str) -> Answer:
+    """Back to the client (302), with the code or the error; `why` travels as error_description."""
+    if "why" in fields:
+        fields["error_description"] = fields.pop("why")
+    query = urlencode({**fields, **({"state": state} if state is not None else {})})
+    return Answer(302, {}, {"Location": f"{redirect_uri}?{query}", "Cache-Control": "no-store"})
 
 
 def _oauth_error(status: int, code: str, description: str) -> Answer:

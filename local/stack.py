@@ -5,6 +5,8 @@ local HTTP server, the submit consumer polling the FIFO queue, the release sched
 simulated customs system on loopback whose outages are switched through `/_sim/...` on the same port.
 Callers are identified as deployed with Cognito (local/auth.py): a token from `POST /oauth2/token`, its
 scope checked on every route; `LOCAL_AUTH=off` leaves the API open, every caller the local operator.
+The console signs in with the client-credentials form, or with `CONSOLE_SIGN_IN=pkce` as on AWS:
+authorization code with PKCE against the stand-in's `GET /oauth2/authorize` on this same origin.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def _quiet_environment() -> None:
 
 
 class Stack:
-    def __init__(self, port: int, release_interval: float = 1.0, auth: bool = True) -> None:
+    def __init__(
+        self, port: int, release_interval: float = 1.0, auth: bool = True, console_sign_in: str = "client_credentials"
+    ) -> None:
         _quiet_environment()
         import logging
 
@@ -105,12 +109,18 @@ class Stack:
         self.http.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
         self.customs_url = customs_url
-        from local.auth import LocalAuth
+        from local.auth import CONSOLE_CLIENT, LocalAuth
 
         # Cognito's token endpoint is served either way (a client written for it still signs in); with
         # auth off, no route asks for a token and nobody's identity reaches the API
-        self.tokens = LocalAuth(issuer=f"{self.url}/local-user-pool")
+        self.tokens = LocalAuth(issuer=f"{self.url}/local-user-pool", console_redirect_uris=(f"{self.url}/console",))
         self.auth = auth
+        self.console_sign_in = console_sign_in if auth else "none"
+        # what API Gateway's stage hands the function with each event: how the console signs in (the stack
+        # itself stands in for the user pool's domain)
+        self.stage_variables = {"consoleSignIn": self.console_sign_in}
+        if self.console_sign_in == "pkce":
+            self.stage_variables |= {"authDomainUrl": self.url, "consoleClientId": CONSOLE_CLIENT}
 
     # ------------------------------------------------------------------ in-process event sources
     def _poll_submit_queue(self) -> None:
@@ -282,6 +292,9 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
             if url.path == "/oauth2/token":
                 self._token(headers, raw)
                 return
+            if url.path == "/oauth2/authorize":
+                self._authorize(url.query)
+                return
             authorized, refused = (None, None)
             if stack.auth:  # as API Gateway's Cognito authorizer, before the function runs
                 authorized, refused = stack.tokens.authorize(self.command, url.path, headers)
@@ -300,7 +313,7 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
                 "multiValueQueryStringParameters": query or None,
                 "pathParameters": None,
-                "stageVariables": None,
+                "stageVariables": dict(stack.stage_variables),
                 "requestContext": {
                     "requestId": str(uuid.uuid4()),
                     "stage": "local",
@@ -333,6 +346,18 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "POST"})))
                 return
             self._reply(*encoded(stack.tokens.token(headers, raw)))
+
+        def _authorize(self, query: str) -> None:
+            from local.auth import Answer, encoded
+
+            if self.command != "GET":
+                self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "GET"})))
+                return
+            answer = stack.tokens.authorize_code({k: v[-1] for k, v in parse_qs(query).items()})
+            if answer.status == 302:
+                self._reply(302, b"", answer.headers)
+            else:
+                self._reply(*encoded(answer))
 
         def _simulator(self, path: str, raw: bytes) -> None:
             try:
@@ -376,13 +401,22 @@ def main() -> None:
     mode = os.environ.get("LOCAL_AUTH", "on")
     if mode not in ("on", "off"):
         sys.exit(f"LOCAL_AUTH must be on (callers get a token from /oauth2/token) or off (the API open), not {mode!r}")
+    # the console's sign-in: the client-credentials form (the README's demo clients) unless asked for the
+    # flow AWS runs, authorization code with PKCE against the stand-in's /oauth2/authorize
+    console_sign_in = os.environ.get("CONSOLE_SIGN_IN", "client_credentials")
+    if console_sign_in not in ("client_credentials", "pkce"):
+        sys.exit(f"CONSOLE_SIGN_IN must be client_credentials (a form) or pkce (as on AWS), not {console_sign_in!r}")
     stack = Stack(
-        int(os.environ.get("PORT", "3000")), float(os.environ.get("RELEASE_INTERVAL_SECONDS", "1")), mode == "on"
+        int(os.environ.get("PORT", "3000")),
+        float(os.environ.get("RELEASE_INTERVAL_SECONDS", "1")),
+        mode == "on",
+        console_sign_in,
     )
     stack.start()
     print(f"Écluse is up on {stack.url} (simulated customs at {stack.customs_url}; Ctrl-C stops)", flush=True)
     if stack.auth:
         print(stack.tokens.describe(), flush=True)
+        print(f"The console ({stack.url}/console) signs in with {stack.console_sign_in} (CONSOLE_SIGN_IN)", flush=True)
     else:
         print("LOCAL_AUTH=off: no route asks for a token; every caller is the local operator", flush=True)
     stopped = threading.Event()

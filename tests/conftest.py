@@ -115,8 +115,10 @@ class ApiClient:
         text: str | None = None,
         query: dict | None = None,
         headers: dict | None = None,
+        stage_variables: dict | None = None,
     ) -> dict:
-        """The handler's raw answer (status, headers, possibly base64 body)."""
+        """The handler's raw answer (status, headers, possibly base64 body); `stage_variables` as the API's
+        stage hands them over (template.yaml, Api's Variables)."""
         from local.functions import LambdaContext
 
         headers = headers or {"Content-Type": "application/json"}
@@ -129,7 +131,7 @@ class ApiClient:
             "queryStringParameters": query,
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
             "pathParameters": None,
-            "stageVariables": None,
+            "stageVariables": stage_variables,
             "requestContext": {
                 "requestId": "test",
                 "stage": "test",

@@ -12,7 +12,7 @@ gc.disable()
 import json
 from functools import cache
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -48,6 +48,9 @@ from ecluse.maintenance import Maintenance
 from ecluse.operations import Operations, ReleaseRequest, StatusRequest
 from ecluse.ownership import MAX_DECLARANT
 from ecluse.window_requests import WindowChange, WindowRequest
+
+if TYPE_CHECKING:
+    from ecluse.console_sign_in import ConsoleSignIn
 
 logger = Logger()
 metrics = Metrics()
@@ -336,12 +339,9 @@ CONSOLE_FILES = {  # GET /console/{name}; the page itself is GET /console
     "view.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
-CONSOLE_HEADERS = {
-    # its own files and its own API only: no CDN, no inline script, nothing framed or leaked elsewhere
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+CONSOLE_HEADERS = {  # beside its Content-Security-Policy, built from the stage's sign-in (_console_headers)
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "no-referrer",  # the sign-in's one-time code is in the address when the page loads
     "Cache-Control": "no-cache",
 }
 
@@ -351,9 +351,41 @@ def _console_file(name: str) -> str:
     return (CONSOLE / name).read_text(encoding="utf-8")
 
 
+def _console_sign_in() -> ConsoleSignIn:
+    """What the stage says of the console's sign-in (stage variables come with each event, nothing to read at
+    cold start). A wrong one is the deployment's mistake, not the caller's: a 500 saying what to fix."""
+    from ecluse.console_sign_in import from_stage_variables  # the console's routes only, at their first call
+
+    try:
+        return from_stage_variables(app.current_event.stage_variables)
+    except ValueError as error:
+        logger.error("console sign-in misconfigured", extra={"problem": str(error)})
+        raise EcluseError("console_misconfigured", f"the console cannot sign in: {error}", http_status=500) from None
+
+
+def _console_headers() -> dict[str, str]:
+    """Its own files and its own API only (signing in with PKCE, the user pool's token endpoint too): no CDN,
+    no inline script, nothing framed or leaked elsewhere. Misconfigured, the page still loads under the
+    narrowest policy and its config.json says what is wrong."""
+    from ecluse.console_sign_in import ConsoleSignIn, from_stage_variables
+
+    try:
+        policy = from_stage_variables(app.current_event.stage_variables).content_security_policy()
+    except ValueError:
+        policy = ConsoleSignIn("none").content_security_policy()
+    return {"Content-Security-Policy": policy, **CONSOLE_HEADERS}
+
+
 @app.get("/console", summary="The operator console (HTML)", include_in_schema=False)
 def console_page() -> Response[str]:
-    return Response(200, "text/html; charset=utf-8", _console_file("index.html"), headers=CONSOLE_HEADERS)
+    return Response(200, "text/html; charset=utf-8", _console_file("index.html"), headers=_console_headers())
+
+
+# a static route: Powertools (and API Gateway) match it before /console/{name}
+@app.get("/console/config.json", summary="How the console signs in (no secret)", include_in_schema=False)
+def console_config() -> Response[str]:
+    config = json.dumps(_console_sign_in().config())
+    return Response(200, content_types.APPLICATION_JSON, config, headers=_console_headers())
 
 
 @app.get("/console/<name>", summary="The operator console's scripts and style", include_in_schema=False)
@@ -362,7 +394,7 @@ def console_file(name: str) -> Response[str]:
         raise EcluseError(
             "console_file_not_found", f"the console has no file {name!r}; open GET /console", http_status=404
         )
-    return Response(200, CONSOLE_FILES[name], _console_file(name), headers=CONSOLE_HEADERS)
+    return Response(200, CONSOLE_FILES[name], _console_file(name), headers=_console_headers())
 
 
 def _refuse_early(event: dict) -> dict | None:

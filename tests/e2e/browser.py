@@ -3,6 +3,7 @@ driven by Selenium through chromedriver: nothing is downloaded at test time."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -32,7 +33,8 @@ PHONE = (390, 844)
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
+def chromium(network_log: bool = False) -> Iterator[Any]:
+    """`network_log`: Chromium records what the page requests, read with `requests_sent`."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing: `make browser` installs them (apt)")
     from selenium import webdriver
@@ -43,6 +45,8 @@ def chromium() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in (*FLAGS, f"--user-data-dir={profile}", "--window-size=1280,800"):
         options.add_argument(flag)
+    if network_log:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
         viewport(driver, *DESKTOP)
@@ -50,6 +54,16 @@ def chromium() -> Iterator[Any]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def requests_sent(driver: Any) -> list[dict[str, Any]]:
+    """What the browser requested since last asked (method, url, postData), from its DevTools log."""
+    sent = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            sent.append(message["params"]["request"])
+    return sent
 
 
 def viewport(driver: Any, width: int, height: int) -> None:

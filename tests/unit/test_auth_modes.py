@@ -4,9 +4,14 @@ ecluse.access; a route outside the table is open only when its event says `Autho
 
 from __future__ import annotations
 
+import graphlib
+import re
+from typing import Any
+
 import pytest
 
 from ecluse.access import ROUTES, SCOPES
+from ecluse.console_sign_in import CLIENT_VARIABLE, CONSOLE_SCOPES, DOMAIN_VARIABLE, SIGN_IN_VARIABLE
 from local.infra import TEMPLATE, translated
 
 OPEN = [{"NONE": []}]  # what SAM writes for an event's `Auth: {Authorizer: NONE}` (the console's page)
@@ -71,7 +76,7 @@ def test_each_mode_creates_only_its_own_resources(iam) -> None:
         "ErpInvokePolicy", "OperatorInvokePolicy",
     }  # fmt: skip
     outputs = iam["Outputs"]
-    assert outputs["TokenUrl"]["Condition"] == outputs["HostedUiUrl"]["Condition"] == "UseCognito"
+    assert outputs["TokenUrl"]["Condition"] == outputs["ConsoleUrl"]["Condition"] == "UseCognito"
     assert outputs["ErpInvokePolicyArn"]["Condition"] == "UseIam"
 
 
@@ -83,14 +88,71 @@ def test_the_resource_server_offers_exactly_the_roles_scopes(cognito) -> None:
 
 def test_operators_sign_in_to_the_console_with_both_scopes_and_no_secret(cognito) -> None:
     client = cognito["Resources"]["ConsoleClient"]["Properties"]
-    assert set(SCOPES.values()) <= set(client["AllowedOAuthScopes"])
-    # the console reads the access token from the hosted UI's redirect (#access_token=…); no client credentials
-    assert client["AllowedOAuthFlows"] == ["implicit"]
+    assert set(CONSOLE_SCOPES) == set(client["AllowedOAuthScopes"])  # what the console asks for, no more
+    # authorization code with PKCE only: never the implicit grant (a token in the address), nor client
+    # credentials (a page keeps no secret)
+    assert client["AllowedOAuthFlows"] == ["code"]
     assert client["GenerateSecret"] is False
     assert client["CallbackURLs"] == [
         {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/console"}
     ]
+    assert cognito["Outputs"]["ConsoleUrl"]["Value"] == client["CallbackURLs"][0]  # the console starts sign-in
     assert cognito["Resources"]["ConsoleClient"]["DependsOn"] == "EcluseResourceServer"
+
+
+def _stage_variables(template: dict) -> dict | None:
+    [stage] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    return stage["Properties"].get("Variables")
+
+
+def test_the_console_learns_the_pools_domain_and_its_client_from_the_stage_in_cognito_mode_only(iam, cognito):
+    """ecluse.console_sign_in reads these; in IAM mode there are none, and the console offers no sign-in."""
+    assert _stage_variables(iam) is None
+    assert _stage_variables(cognito) == {
+        SIGN_IN_VARIABLE: "pkce",
+        DOMAIN_VARIABLE: {"Fn::Sub": "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"},
+        CLIENT_VARIABLE: {"Ref": "ConsoleClient"},
+    }
+    assert cognito["Outputs"]["TokenUrl"]["Value"]["Fn::Sub"].startswith(
+        _stage_variables(cognito)[DOMAIN_VARIABLE]["Fn::Sub"]
+    )
+    for template in (iam, cognito):  # the stage alone says it: the function cannot name the client (see below)
+        environment = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+        assert not _references(environment) & {"ConsoleClient", "UserPoolDomain", "UserPool"}
+
+
+def _references(node: Any) -> set[str]:
+    """The resources a template fragment names: Ref, Fn::GetAtt and ${…} in Fn::Sub."""
+    if isinstance(node, list):
+        return set().union(*(_references(item) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            found.add(value)
+        elif key == "Fn::GetAtt":
+            found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+        elif key == "Fn::Sub":
+            text, more = (value, {}) if isinstance(value, str) else value
+            found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} | _references(more)
+        else:
+            found |= _references(value)
+    return found
+
+
+@pytest.mark.parametrize("mode", ["IAM", "COGNITO"])
+def test_no_resource_depends_on_itself(mode: str) -> None:
+    """CloudFormation refuses a circular dependency, and neither cfn-lint nor sam validate finds one through
+    the language extensions: the console's client names the API, the API the function, so the function may
+    not name the client (its id reaches the console through the stage's variables instead)."""
+    resources = translated(parameters={"AuthMode": mode})["Resources"]
+    graph = {
+        name: (_references({k: v for k, v in resource.items() if k != "Condition"}) & set(resources))
+        | set([resource["DependsOn"]] if isinstance(resource.get("DependsOn"), str) else resource.get("DependsOn", []))
+        for name, resource in resources.items()
+    }
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
 
 
 def test_nobody_signs_up_and_operators_use_mfa(cognito) -> None:

@@ -112,6 +112,11 @@ def test_the_api_renders_the_fallback_document_only_when_asked(cold):
     assert not modules & {"fpdf", "PIL", "fontTools", "ecluse.fallback_document", "ecluse.fallback_pdf"}
 
 
+def test_the_api_reads_the_consoles_sign_in_only_when_the_console_is_asked_for(cold):
+    """It comes with each request's stage variables: nothing of it to do at cold start."""
+    assert "ecluse.console_sign_in" not in cold["api"]["modules"]
+
+
 @pytest.mark.parametrize("short", FUNCTIONS)
 def test_a_handler_collects_garbage_again_once_imported_and_never_walks_what_its_init_built(cold, short):
     """The collector is off while the handler imports (docs/benchmarks.md): left off, every invocation's

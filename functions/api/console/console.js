@@ -20,6 +20,7 @@ const state = {
   scale: null,
   timer: null,
   dragging: false,
+  signInProblem: null, // why the last sign-in came back refused, shown with the sign-in
 };
 
 // ------------------------------------------------------------------ messages, errors, sign-in
@@ -41,19 +42,36 @@ async function guarded(action, failureKind = "error") {
   try {
     return await action();
   } catch (error) {
-    if (error instanceof api.SignInNeeded) askSignIn();
+    if (error instanceof api.SignInNeeded) await askSignIn();
     else if (error instanceof api.ApiError) say(explain(error), failureKind);
     else say(`The API did not answer (${error.message}); retrying.`, failureKind);
     return undefined;
   }
 }
 
-function askSignIn() {
+// The sign-in this deployment offers (console/config.json): the hosted UI's (PKCE), a form (make run), none.
+async function askSignIn() {
   clearTimeout(state.timer);
-  $("sign-in").hidden = false;
   $("sign-out").hidden = true;
-  say("Sign in to see the customs systems.", "info");
-  $("sign-in-form").elements.client_id.focus();
+  let offered;
+  try {
+    offered = (await api.signInSettings()).sign_in;
+  } catch (error) {
+    say(error instanceof api.ApiError ? explain(error) : `The console's sign-in settings did not load (${error.message}).`);
+    return;
+  }
+  if (offered !== "pkce" && offered !== "client_credentials") {
+    say("The API asks for credentials and this deployment offers no sign-in in the console (AuthMode=IAM: "
+      + "calls are signed with SigV4).");
+    return;
+  }
+  $("sign-in").hidden = false;
+  $("sign-in-hosted").hidden = offered !== "pkce";
+  $("sign-in-form").hidden = offered !== "client_credentials";
+  say(state.signInProblem || "Sign in to see the customs systems.", state.signInProblem ? "error" : "info");
+  state.signInProblem = null;
+  if (offered === "pkce") $("sign-in-start").focus();
+  else $("sign-in-form").elements.client_id.focus();
 }
 
 // ------------------------------------------------------------------ refresh
@@ -403,6 +421,7 @@ function wire() {
   $("held-next").addEventListener("click", () => { state.heldPage += 1; refresh(); });
   $("held-first").addEventListener("click", () => { state.heldPage = 0; state.heldTokens = [null]; refresh(); });
   $("sign-out").addEventListener("click", () => { api.signOut(); refresh(); });
+  $("sign-in-start").addEventListener("click", () => guarded(api.startSignIn));
   $("sign-in-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const form = e.target.elements;
@@ -422,8 +441,13 @@ function wire() {
   wireDrain();
 }
 
-api.takeTokenFromFragment();
 wire();
+try {
+  await api.finishSignIn(); // back from the hosted UI with a code: exchanged before the first call
+} catch (error) {
+  state.signInProblem = error instanceof api.ApiError ? explain(error) : `sign-in failed (${error.message})`;
+  if (api.token()) say(state.signInProblem); // still signed in from before: say it all the same
+}
 const wanted = location.hash.slice(1);
 if (/^[A-Z0-9_]+$/.test(wanted)) open(wanted);
 else refresh();

@@ -42,10 +42,13 @@ ROUTES: dict[tuple[str, str], Role] = {
     ("DELETE", "/feeds/{feed}"): Role.OPERATOR,
 }
 
-# Routes anyone may call, signed in or not: the operator console's static page and files. They carry no
-# data (every figure the page shows comes from the routes above, with the caller's own credentials), and
-# the console must load before sign-in: Cognito's hosted UI redirects the operator to it with a token.
-OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/console"), ("GET", "/console/{name}")})
+# Routes anyone may call, signed in or not: the operator console's static page and files, and how it signs
+# in (config.json: the user pool's domain and the console's public client id, nothing secret). They carry
+# no data (every figure the page shows comes from the routes above, with the caller's own credentials),
+# and the console must load before sign-in: Cognito's hosted UI redirects the operator to it with a code.
+OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("GET", "/console"), ("GET", "/console/config.json"), ("GET", "/console/{name}")}
+)
 
 
 def scope_for(method: str, resource: str) -> str | None:
