@@ -1,6 +1,6 @@
 """Make the embedded AWS behave like AWS where Écluse's guarantees depend on it.
 
-moto 5.2 differs from AWS in four ways that matter here (docs/decisions/0011-order-after-a-hold.md):
+moto 5.2 differs from AWS in five ways that matter here (docs/decisions/0011-order-after-a-hold.md):
 - it is not safe under concurrent requests: a failed `TransactWriteItems` restores a deep copy of every
   table it touched, taken before it ran, so writes made by other requests meanwhile are silently lost
   (a backlog counter then drifts from the ledger). DynamoDB applies each request atomically and a
@@ -11,9 +11,15 @@ moto 5.2 differs from AWS in four ways that matter here (docs/decisions/0011-ord
 - an SQS FIFO queue deduplicates a message only against the messages it still holds; AWS drops any
   message whose deduplication id was sent in the last 5 minutes, consumed or not. Re-sending a release
   whose message was already consumed would deliver it again here, never on AWS.
+- an SQS FIFO queue counts a message whose visibility timeout has run out as still in flight until its
+  receive loop reaches it. When a failed message and the ones skipped behind it in its group come back
+  together (the submitter's back-off), the first is passed over because the later ones still look in
+  flight, and a later one is delivered first. On AWS a message is in flight only while it is invisible,
+  and the group comes back in order.
 
 `apply()` serialises DynamoDB requests (one at a time, as a linearizable store answers them), rolls a
-cancelled transaction back item by item, and remembers FIFO deduplication ids for 5 minutes, so Lambda
+cancelled transaction back item by item, remembers FIFO deduplication ids for 5 minutes and blocks a FIFO
+group only while one of its messages is invisible, so Lambda
 handlers can run concurrently against it as they do on AWS. Call it before the first request; it is
 idempotent.
 """
@@ -46,7 +52,17 @@ def apply() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     _deduplicate_for_five_minutes()
+    _fifo_groups_in_flight_only_while_invisible()
     _applied = True
+
+
+def _fifo_groups_in_flight_only_while_invisible() -> None:
+    from moto.sqs.models import Queue
+
+    def pending_message_groups(self: Any) -> set[str]:
+        return {m.group_id for m in self._pending_messages if m.group_id is not None and not m.visible}
+
+    Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[assignment,method-assign]
 
 
 def _deduplicate_for_five_minutes() -> None:
