@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,19 @@ def test_an_operator_runs_an_outage_from_the_console(http, browser, shots):
     history = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
     assert "AVAILABLE" in history[0]
     assert "UNAVAILABLE" in history[1]
+
+    # planned work, and who announced it (the local operator: auth is off here)
+    start = datetime.now(UTC) + timedelta(days=1)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat(), "reference": "T-42"}
+    assert http("POST", "/systems/DELTA_G/maintenance", window)[0] == 201
+    wait(
+        browser,
+        "the window listed with who announced it",
+        lambda d: any(
+            "T-42" in row.text and row.text.rstrip().endswith("local")
+            for row in d.find_elements(By.CSS_SELECTOR, "#windows tbody tr")
+        ),
+    )
 
     # a phone's width: one card per system in trouble, a line per system that is fine
     viewport(browser, *PHONE)
