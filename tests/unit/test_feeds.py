@@ -5,6 +5,7 @@ is tested on the local stack)."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -174,3 +175,24 @@ def test_reading_a_feed_keeps_who_set_it_up(feeds, clock, page):
     _poll(feeds, clock)
     assert feeds.get("c4t").changed_by == ALICE
     assert feeds.get("c4t").answer()["changed_by"] == ALICE
+
+
+class _MonitorReadsFirst(InMemoryFeeds):
+    """The monitor saves what it read between the operator's read and the operator's write."""
+
+    def get(self, name):
+        read = super().get(name)
+        if read is not None:
+            self.feeds[name] = replace(read, version=read.version + 1)
+        return read
+
+
+def test_an_operators_change_that_loses_the_race_with_the_monitor_is_refused_to_retry(board, clock, page):
+    feeds = Feeds(_MonitorReadsFirst(), board, clock, page)
+    request = FeedRequest(
+        url="https://status.example.com/api/v2/summary.json", components=[{"system": "DMS_NL", "match": DMS}]
+    )
+    feeds.put("c4t", request, ALICE)
+    with pytest.raises(EcluseError) as refused:
+        feeds.put("c4t", request, "bob")
+    assert (refused.value.code, refused.value.http_status) == ("feed_changed_concurrently", 409)

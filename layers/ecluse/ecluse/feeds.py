@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecluse.callers import FEED
 from ecluse.clock import Clock
-from ecluse.errors import EcluseError
+from ecluse.errors import EcluseError, conflict
 from ecluse.feed_config import (
     FEED_NAME,
     MEANING,
@@ -53,7 +53,12 @@ class Feeds:
         feed = Feed(name, request.url, tuple(request.components), request.interval_seconds, changed_by=by)
         if existing is not None:  # what it has seen stays: a new mapping must not replay old changes
             feed = replace(feed, version=existing.version, seen=existing.seen, holding=existing.holding)
-        return self._store.put(replace(feed, version=feed.version + 1)), existing is None
+        try:
+            return self._store.put(replace(feed, version=feed.version + 1)), existing is None
+        except FeedChanged:  # the monitor read it, or another operator changed it, meanwhile
+            raise conflict(
+                "feed_changed_concurrently", f"feed {name} changed while this request was applied; retry"
+            ) from None
 
     def get(self, name: str) -> Feed:
         feed = self._store.get(name)
@@ -123,7 +128,7 @@ class Feeds:
         ours = (
             system in holding
             and state.source in (Source.FEED, Source.MAINTENANCE)
-            and (state.reference == holding[system])
+            and state.reference == holding[system]
         )
         if target is Status.UNAVAILABLE:
             if state.status is Status.UNAVAILABLE:
