@@ -75,12 +75,17 @@ def viewport(driver: Any, width: int, height: int) -> None:
 
 
 def wait(driver: Any, what: str, condition: Callable[[Any], Any], seconds: float = 20) -> Any:
-    """Wait for a condition in the page (polled by Selenium); fail saying what did not happen."""
-    from selenium.common.exceptions import TimeoutException
+    """Wait for a condition in the page (polled by Selenium); fail saying what did not happen.
+
+    The console redraws its tables every few seconds, so an element found in one poll can be gone when
+    the condition reads it: that poll is retried rather than failing the test."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
+        return WebDriverWait(
+            driver, seconds, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
     except TimeoutException:
         message = driver.execute_script("return document.getElementById('message')?.textContent || ''")
         pytest.fail(f"not {what} after {seconds} s (the console says: {message!r})")
@@ -92,3 +97,8 @@ def whole_element_screenshot(driver: Any, element_id: str, path: Path, width: in
     viewport(driver, width, height)
     driver.find_element("id", element_id).screenshot(str(path))
     viewport(driver, width, DESKTOP[1])
+
+
+def row_texts(driver: Any, selector: str) -> list[str]:
+    """The text of every row a selector finds, read in one script: no row can be redrawn between two reads."""
+    return driver.execute_script("return [...document.querySelectorAll(arguments[0])].map(r => r.innerText);", selector)

@@ -18,7 +18,7 @@ import pytest
 
 from local.infra import ROOT
 from tests.chaos.border import Http, local_stack
-from tests.e2e.browser import DESKTOP, PHONE, chromium, viewport, wait, whole_element_screenshot
+from tests.e2e.browser import DESKTOP, PHONE, chromium, row_texts, viewport, wait, whole_element_screenshot
 from tests.factories import declaration_body
 
 pytestmark = pytest.mark.e2e
@@ -160,7 +160,7 @@ def test_an_operator_runs_an_outage_from_the_console(http, browser, shots):
     assert set(accepted) <= {"RELEASED", "SUBMITTED", "ACCEPTED"}
 
     # the history the console shows: the outage and its end, newest first
-    history = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
+    history = row_texts(browser, "#history tbody tr")
     assert "AVAILABLE" in history[0]
     assert "UNAVAILABLE" in history[1]
 
@@ -171,10 +171,7 @@ def test_an_operator_runs_an_outage_from_the_console(http, browser, shots):
     wait(
         browser,
         "the window listed with who announced it",
-        lambda d: any(
-            "T-42" in row.text and row.text.rstrip().endswith("local")
-            for row in d.find_elements(By.CSS_SELECTOR, "#windows tbody tr")
-        ),
+        lambda d: any("T-42" in row and row.rstrip().endswith("local") for row in row_texts(d, "#windows tbody tr")),
     )
 
     # a phone's width: one card per system in trouble, a line per system that is fine
