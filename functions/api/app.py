@@ -47,6 +47,8 @@ from ecluse.ownership import MAX_DECLARANT
 from ecluse.window_requests import WindowChange, WindowRequest
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
     from ecluse.console_sign_in import ConsoleSignIn
 
 logger = Logger()
@@ -74,6 +76,17 @@ Whose = Annotated[
 def _caller() -> Caller:
     """Who is calling, as API Gateway authenticated them (decision 16)."""
     return caller(app.current_event.request_context, _operators)
+
+
+def _caller_may_act(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Every route, before it reads anything: a caller API Gateway let through may still be refused here
+    (a person signed in to the pool but not in its operators group); a route that needs no identity
+    (the console's files) finds none, and passes."""
+    _caller()
+    return next_middleware(app)
+
+
+app.use(middlewares=[_caller_may_act])
 
 
 def _error(error: EcluseError) -> Response:
