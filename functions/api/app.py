@@ -23,8 +23,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import systems
+from ecluse.access import ROUTES, Role
 from ecluse.aws import tracing
-from ecluse.aws.callers import caller, operator_principals
+from ecluse.aws.callers import caller, operator_principals, require_operator
 from ecluse.aws.clients import LazyClient
 from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
@@ -79,10 +80,13 @@ def _caller() -> Caller:
 
 
 def _caller_may_act(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    """Every route, before it reads anything: a caller API Gateway let through may still be refused here
-    (a person signed in to the pool but not in its operators group); a route that needs no identity
-    (the console's files) finds none, and passes."""
-    _caller()
+    """Every route, before it reads anything: a caller API Gateway let through may still be refused here,
+    a person signed in to the pool but not in its operators group, or, on an operator's route, a signer
+    the operator policy admits whom OperatorPrincipalArns does not list (it would change statuses yet see
+    only its own declarations). A route that needs no identity (the console's files) finds none, and passes."""
+    calling = _caller()
+    if ROUTES.get((app.current_event.http_method, app.current_event.resource)) is Role.OPERATOR:
+        require_operator(calling)
     return next_middleware(app)
 
 

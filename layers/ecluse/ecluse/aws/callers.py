@@ -54,6 +54,18 @@ def caller(context: APIGatewayEventRequestContext, operators: frozenset[str]) ->
     return LOCAL
 
 
+def require_operator(calling: Caller) -> None:
+    """An operator's route: API Gateway admitted the caller (the operator policy, or the operations scope),
+    and the API must count it as an operator too."""
+    if not calling.operator:
+        raise EcluseError(
+            "not_an_operator",
+            "this route is an operator's, and the API does not count this caller as one: with IAM auth, the "
+            "stack's OperatorPrincipalArns parameter must list its role or user",
+            http_status=403,
+        )
+
+
 def _from_claims(claims: Mapping[str, Any]) -> Caller:
     """A Cognito access token: an ERP's client (client credentials) or an operator signed in through the
     console's client; operators are the tokens carrying the operations scope."""
