@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode
 
-from ecluse.access import ROUTES, SCOPES, Role
+from ecluse.access import OPERATORS_GROUP, ROUTES, SCOPES, Role
 from ecluse.console_sign_in import CONSOLE_SCOPES
 
 TOKEN_SECONDS = 3600  # Cognito's default access-token validity
@@ -199,8 +199,9 @@ class LocalAuth:
             "jti": secrets.token_hex(16),
             "version": "2",
         }
-        if username:  # a user's sign-in through the console's client, as Cognito names them
+        if username:  # a user's sign-in through the console's client, as Cognito names them, an operator
             claims["username"] = username
+            claims["cognito:groups"] = OPERATORS_GROUP
         with self._lock:
             self._tokens = {t: held for t, held in self._tokens.items() if held[0] > now}  # the expired go
             self._tokens[token] = (now + TOKEN_SECONDS, claims)

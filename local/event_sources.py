@@ -57,7 +57,9 @@ class Webhook:
     """The bus's events to the ERP, as an API destination would: each POSTed as the EventBridge envelope,
     retried until the ERP answers 2xx, in order (one FIFO group)."""
 
-    def __init__(self, session: Any, bus: str, url: str, secret_header: str = "", secret: str = "") -> None:
+    def __init__(
+        self, session: Any, bus: str, url: str, pattern: dict[str, Any], secret_header: str = "", secret: str = ""
+    ) -> None:
         self._sqs = session.client("sqs")
         self._url = url
         self._headers = {"Content-Type": "application/json", **({secret_header: secret} if secret else {})}
@@ -67,7 +69,7 @@ class Webhook:
         )["QueueUrl"]
         attributes = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])
         events = session.client("events")
-        events.put_rule(Name="erp-webhook", EventBusName=bus, EventPattern=json.dumps({"source": ["ecluse"]}))
+        events.put_rule(Name="erp-webhook", EventBusName=bus, EventPattern=json.dumps(pattern))
         target = {
             "Id": "erp-webhook",
             "Arn": attributes["Attributes"]["QueueArn"],

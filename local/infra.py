@@ -115,6 +115,24 @@ def choose_branches(template: dict[str, Any], parameters: dict[str, str]) -> dic
     return {**template, **{k: choose(template[k]) for k in ("Resources", "Outputs") if k in template}}
 
 
+def event_pattern(rule: str, parameters: dict[str, str]) -> dict[str, Any]:
+    """The EventPattern of the template's rule `rule` as deployed with these parameters: its Fn::If settled,
+    its parameters' Refs replaced by their values. make run's rules use it, so they match what AWS would."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(TEMPLATE.read_text())
+    values = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()} | parameters
+    chosen = choose_branches(template, values)["Resources"][rule]["Properties"]["EventPattern"]
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            return values[node["Ref"]] if set(node) == {"Ref"} else {k: resolve(v) for k, v in node.items()}
+        return [resolve(v) for v in node] if isinstance(node, list) else node
+
+    pattern: dict[str, Any] = resolve(chosen)
+    return pattern
+
+
 @dataclass(frozen=True)
 class LocalStack:
     physical: dict[str, str]  # logical id -> physical id (table name, queue URL, topic ARN)

@@ -81,16 +81,21 @@ class Stack:
         self.monitor = load("monitor", {**self.resources.env("monitor"), **overrides})
         self.publish = load("publish", {**self.resources.env("publish"), **overrides})
         from local.event_sources import StreamReader, Webhook
+        from local.infra import event_pattern
 
         session = boto3.Session(region_name=REGION)
         environment = self.resources.env("api")
         self.streams = [StreamReader(session, environment[t]) for t in ("DECLARATIONS_TABLE", "SYSTEMS_TABLE")]
         webhook_url = os.environ.get("ERP_WEBHOOK_URL", "")
+        # whose declarations the webhook is told of, as the stack's ErpWebhookDeclarant: every ERP's here
+        # unless told (make run's ERPs are demonstrations), one ERP's on AWS
+        declarant = os.environ.get("ERP_WEBHOOK_DECLARANT") or "*"
         self.webhook = (
             Webhook(
                 session,
                 self.resources.env("publish")["EVENT_BUS_NAME"],
                 webhook_url,
+                event_pattern("WebhookRule", {"ErpWebhookUrl": webhook_url, "ErpWebhookDeclarant": declarant}),
                 os.environ.get("ERP_WEBHOOK_SECRET_HEADER", "X-Ecluse-Secret"),
                 os.environ.get("ERP_WEBHOOK_SECRET", ""),
             )

@@ -23,8 +23,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ecluse import systems
+from ecluse.access import ROUTES, Role
 from ecluse.aws import tracing
-from ecluse.aws.callers import caller, operator_principals
+from ecluse.aws.callers import caller, operator_principals, require_operator
 from ecluse.aws.clients import LazyClient
 from ecluse.aws.dynamodb_feeds import DynamoDbFeedStore
 from ecluse.aws.dynamodb_ledger import DynamoDbLedger
@@ -49,6 +50,7 @@ from ecluse.window_requests import WindowChange, WindowRequest
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from ecluse.console_sign_in import ConsoleSignIn
@@ -78,6 +80,20 @@ Whose = Annotated[
 def _caller() -> Caller:
     """Who is calling, as API Gateway authenticated them (decision 16)."""
     return caller(app.current_event.request_context, _operators)
+
+
+def _caller_may_act(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every route, before it reads anything: a caller API Gateway let through may still be refused here,
+    a person signed in to the pool but not in its operators group, or, on an operator's route, a signer
+    the operator policy admits whom OperatorPrincipalArns does not list (it would change statuses yet see
+    only its own declarations). A route that needs no identity (the console's files) finds none, and passes."""
+    calling = _caller()
+    if ROUTES.get((app.current_event.http_method, app.current_event.resource)) is Role.OPERATOR:
+        require_operator(calling)
+    return next_middleware(app)
+
+
+app.use(middlewares=[_caller_may_act])
 
 
 def _error(error: EcluseError) -> Response[str]:

@@ -125,3 +125,27 @@ def test_the_reason_is_kept_in_the_ledger_not_in_the_logs(iam_api):
     assert all(line["reason_given"] is True for line in lines if "reason_given" in line)
     assert "Jean Dupont" not in logged
     assert acme.call("GET", f"/declarations/{lrn}")[1]["history"][-1]["reason"] == secret
+
+
+def test_a_person_signed_in_but_not_in_the_operators_group_gets_a_403_saying_what_to_ask_for(api):
+    """COGNITO: an account an administrator created and did not put in the group (or took out of it)."""
+    from tests.factories import cognito_user
+
+    outsider = cognito_user("newcomer")
+    outsider["authorizer"]["claims"]["cognito:groups"] = ""
+    for method, path in (("GET", "/systems"), ("GET", "/declarations")):
+        status, body = api.as_(outsider).call(method, path)
+        assert status == 403
+        assert body["error"]["code"] == "not_an_operator"
+        assert "group" in body["error"]["message"]
+    assert api.as_(cognito_user("newcomer")).call("GET", "/systems")[0] == 200  # once in the group
+
+
+def test_a_signer_the_operator_policy_admits_but_the_stack_does_not_list_is_told_to_list_it(iam_api):
+    """IAM auth: API Gateway let it through (the operator policy); the API would count it as an ERP."""
+    unlisted = iam_api.as_(iam_signer(f"arn:aws:sts::{ACCOUNT}:assumed-role/night-shift/jdoe"))
+    status, body = unlisted.call("GET", "/systems")
+    assert (status, body["error"]["code"]) == (403, "not_an_operator")
+    assert "OperatorPrincipalArns" in body["error"]["message"]
+    assert iam_api.as_(OPERATOR).call("GET", "/systems")[0] == 200
+    assert unlisted.call("POST", "/declarations", declaration_body())[0] == 202  # an ERP's route stays open

@@ -4,6 +4,7 @@ back through a rule and a queue subscribed to it, as an ERP's own target would."
 from __future__ import annotations
 
 import json
+import threading
 
 import boto3
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from local.functions import LambdaContext, load
 from local.simulated import SimulatedCustoms, serve
 from local.stack import _sqs_record
-from tests.factories import declaration_body
+from tests.factories import cognito_client, declaration_body
 
 
 @pytest.fixture
@@ -113,3 +114,67 @@ def test_an_event_that_cannot_be_told_is_retried_from_there_and_nothing_after_it
     refusing["on"] = False
     assert publish.lambda_handler({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
     assert len(listener()) == 2
+
+
+class _Receiver:
+    """An ERP's webhook endpoint on the loopback: every envelope it is POSTed, in arrival order."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+
+
+def _two_erps_and_an_outage_told_to_a_webhook(api, aws, declarant: str) -> list[dict]:
+    """erp-a and erp-b each lodge while CDS is down; the changes go through the publish function to a
+    webhook built as make run builds it, with the template's own rule for `declarant`."""
+    from local.event_sources import Webhook
+    from local.infra import event_pattern
+
+    receiver = _Receiver()
+    try:
+        pattern = event_pattern("WebhookRule", {"ErpWebhookUrl": receiver.url, "ErpWebhookDeclarant": declarant})
+        bus = aws.env("publish")["EVENT_BUS_NAME"]
+        webhook = Webhook(boto3.Session(region_name="eu-west-3"), bus, receiver.url, pattern)
+        api.call("PUT", "/systems/CDS/status", {"status": "UNAVAILABLE", "reference": "HMRC incident 1234"})
+        for erp in ("erp-a", "erp-b"):
+            answer = api.as_(cognito_client(erp)).call("POST", "/declarations", declaration_body(system="CDS"))
+            assert answer[0] == 202, answer
+        publish = load("publish", aws.env("publish"))
+        for table in (aws.env("api")["DECLARATIONS_TABLE"], aws.env("api")["SYSTEMS_TABLE"]):
+            assert publish.lambda_handler({"Records": _changes(table)}, LambdaContext()) == {"batchItemFailures": []}
+        while webhook.deliver():
+            pass
+    finally:
+        receiver.server.shutdown()
+    return receiver.received
+
+
+def test_a_webhook_is_told_of_its_own_erps_declarations_and_of_every_systems_status(api, aws):
+    told = _two_erps_and_an_outage_told_to_a_webhook(api, aws, declarant="erp-a")
+    declarations = [e["detail"] for e in told if e["detail-type"] == "Declaration State Changed"]
+    assert [(d["declarant"], d["state"]) for d in declarations] == [("erp-a", "QUEUED")]  # never erp-b's
+    systems = [e["detail"] for e in told if e["detail-type"] == "System Status Changed"]
+    assert [(s["system"], s["status"]) for s in systems] == [("CDS", "UNAVAILABLE")]
+
+
+def test_a_webhook_for_every_declarant_is_told_of_every_erps_declarations(api, aws):
+    told = _two_erps_and_an_outage_told_to_a_webhook(api, aws, declarant="*")
+    declarations = [e["detail"] for e in told if e["detail-type"] == "Declaration State Changed"]
+    assert sorted(d["declarant"] for d in declarations) == ["erp-a", "erp-b"]
+    assert [e["detail"]["status"] for e in told if e["detail-type"] == "System Status Changed"] == ["UNAVAILABLE"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ecluse.access import ROUTES, SCOPES
+from ecluse.access import OPERATORS_GROUP, ROUTES, SCOPES
 from ecluse.console_sign_in import CLIENT_VARIABLE, CONSOLE_SCOPES, DOMAIN_VARIABLE, SIGN_IN_VARIABLE
 from local.infra import TEMPLATE, translated
 
@@ -84,6 +84,10 @@ def test_the_resource_server_offers_exactly_the_roles_scopes(cognito) -> None:
     server = cognito["Resources"]["EcluseResourceServer"]["Properties"]
     offered = {f"{server['Identifier']}/{s['ScopeName']}" for s in server["Scopes"]}
     assert offered == set(SCOPES.values())
+
+
+def test_the_pools_operators_group_is_the_one_the_api_asks_a_person_to_be_in(cognito) -> None:
+    assert cognito["Resources"]["OperatorsGroup"]["Properties"]["GroupName"] == OPERATORS_GROUP
 
 
 def test_operators_sign_in_to_the_console_with_both_scopes_and_no_secret(cognito) -> None:

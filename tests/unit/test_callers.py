@@ -73,3 +73,29 @@ def test_an_erp_reaches_its_own_declarations_only() -> None:
     erp = Caller("c1", "c1", Role.ERP)
     assert erp.reaches("c1")
     assert not erp.reaches("c2")
+
+
+@pytest.mark.parametrize("groups", ["operators", "auditors,operators", "[auditors operators]", ["operators"]])
+def test_a_signed_in_person_in_the_operators_group_is_an_operator_however_the_groups_are_written(groups) -> None:
+    identity = cognito_user("marie.dupont")
+    identity["authorizer"]["claims"]["cognito:groups"] = groups
+    assert _caller(identity).role is Role.OPERATOR
+
+
+@pytest.mark.parametrize("groups", [None, "", "auditors", "operators-old", "[auditors]"])
+def test_a_signed_in_person_outside_the_operators_group_is_refused_whatever_the_tokens_scopes(groups) -> None:
+    """The console's client grants every scope to whoever signs in: the group is what makes an operator."""
+    identity = cognito_user("marie.dupont")
+    claims = identity["authorizer"]["claims"]
+    claims.pop("cognito:groups")
+    if groups is not None:
+        claims["cognito:groups"] = groups
+    with pytest.raises(EcluseError) as refused:
+        _caller(identity)
+    assert (refused.value.code, refused.value.http_status) == ("not_an_operator", 403)
+    assert "marie.dupont" not in refused.value.message  # the answer may be logged: no name in it
+
+
+def test_a_client_credentials_token_needs_no_group() -> None:
+    """ERPs' and operators' scripts sign in as app clients, which belong to no group."""
+    assert _caller(cognito_client("ops-client", ERP_SCOPE, OPERATOR_SCOPE)).role is Role.OPERATOR

@@ -254,3 +254,39 @@ def test_every_alarm_the_operator_tunes_takes_its_threshold_from_a_parameter(tem
         assert resources[alarm]["Properties"]["Threshold"] == {"Ref": parameter}
     for alarm in (k for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"):
         assert resources[alarm]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm
+
+
+def _refused_by_rules(parameters: dict[str, str]) -> list[str]:
+    """What CloudFormation's template Rules refuse a deployment with these parameter values for (their
+    AssertDescription), evaluated as CloudFormation does (Fn::Equals, Fn::Not and Ref are all they use)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    raw = yaml_parse((ROOT / "template.yaml").read_text())
+    values = {k: str(v.get("Default", "")) for k, v in raw["Parameters"].items()} | parameters
+
+    def value(node):
+        return values[node["Ref"]] if isinstance(node, dict) else node
+
+    def holds(node):
+        [(function, args)] = node.items()
+        if function == "Fn::Not":
+            return not holds(args[0])
+        assert function == "Fn::Equals", function
+        return value(args[0]) == value(args[1])
+
+    return [
+        assertion["AssertDescription"]
+        for rule in raw["Rules"].values()
+        if "RuleCondition" not in rule or holds(rule["RuleCondition"])
+        for assertion in rule["Assertions"]
+        if not holds(assertion["Assert"])
+    ]
+
+
+def test_a_webhook_is_refused_unless_it_names_whose_declarations_it_is_told_of():
+    webhook = {"ErpWebhookUrl": "https://erp.example/ecluse", "ErpWebhookSecretName": "erp-webhook"}
+    [refusal] = _refused_by_rules(webhook)
+    assert "ErpWebhookDeclarant" in refusal
+    assert _refused_by_rules({**webhook, "ErpWebhookDeclarant": "erp-a"}) == []
+    assert _refused_by_rules({**webhook, "ErpWebhookDeclarant": "*"}) == []
+    assert _refused_by_rules({}) == []  # no webhook, nothing to name

@@ -16,6 +16,9 @@ class Role(StrEnum):
 
 
 SCOPES: dict[Role, str] = {Role.ERP: "ecluse/declarations", Role.OPERATOR: "ecluse/operations"}
+# COGNITO: the user pool's group a person must be in to act at all (template.yaml, OperatorsGroup). The
+# console's client grants both scopes to whoever signs in; the group says who was made an operator.
+OPERATORS_GROUP = "operators"
 
 # (method, API Gateway resource path) -> the role whose scope the route requires
 ROUTES: dict[tuple[str, str], Role] = {

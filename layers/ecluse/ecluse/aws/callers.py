@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayEventRequestContext
 
-from ecluse.access import SCOPES, Role
+from ecluse.access import OPERATORS_GROUP, SCOPES, Role
 from ecluse.callers import LOCAL, Caller
 from ecluse.errors import EcluseError
 
@@ -54,6 +54,18 @@ def caller(context: APIGatewayEventRequestContext, operators: frozenset[str]) ->
     return LOCAL
 
 
+def require_operator(calling: Caller) -> None:
+    """An operator's route: API Gateway admitted the caller (the operator policy, or the operations scope),
+    and the API must count it as an operator too."""
+    if not calling.operator:
+        raise EcluseError(
+            "not_an_operator",
+            "this route is an operator's, and the API does not count this caller as one: with IAM auth, the "
+            "stack's OperatorPrincipalArns parameter must list its role or user",
+            http_status=403,
+        )
+
+
 def _from_claims(claims: Mapping[str, Any]) -> Caller:
     """A Cognito access token: an ERP's client (client credentials) or an operator signed in through the
     console's client; operators are the tokens carrying the operations scope."""
@@ -63,6 +75,23 @@ def _from_claims(claims: Mapping[str, Any]) -> Caller:
             "unauthenticated", "the access token names no client: get one from /oauth2/token", http_status=401
         )
     username = str(claims.get("username") or claims.get("cognito:username") or "")
+    if username and OPERATORS_GROUP not in _groups(claims.get("cognito:groups")):
+        # A person signs in only through the console's client, which grants every scope: being in the pool
+        # is not being an operator (an account created and not yet, or no longer, in the group)
+        raise EcluseError(
+            "not_an_operator",
+            f"this account is not in the user pool's {OPERATORS_GROUP!r} group: an administrator adds it "
+            "(runbook, 'A new operator'), then sign in again",
+            http_status=403,
+        )
     scopes = str(claims.get("scope") or "").split()
     role = Role.OPERATOR if SCOPES[Role.OPERATOR] in scopes else Role.ERP
     return Caller(username or client_id, client_id, role)
+
+
+def _groups(claim: Any) -> set[str]:
+    """`cognito:groups` as API Gateway hands it over: a list in the token, a string in the request context,
+    comma-separated for a REST API's Cognito authorizer, "[a b]" for an HTTP API's JWT authorizer."""
+    if isinstance(claim, list | tuple):
+        return {str(group) for group in claim}
+    return set(re.split(r"[\s,]+", str(claim or "").strip("[] "))) - {""}
