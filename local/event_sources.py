@@ -8,7 +8,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -25,9 +25,9 @@ class StreamReader:
             ]
             for s in shards
         ]
-        self.pending: list[dict] = []  # read but not yet told: a failed batch is retried from its failure
+        self.pending: list[dict[str, Any]] = []  # read but not yet told: a failed batch is retried from its failure
 
-    def read(self, limit: int = 100) -> list[dict]:
+    def read(self, limit: int = 100) -> list[dict[str, Any]]:
         for index, iterator in enumerate(self._iterators):
             if len(self.pending) >= limit or iterator is None:
                 continue
@@ -40,7 +40,7 @@ class StreamReader:
         del self.pending[:count]
 
 
-def pump(reader: StreamReader, invoke: Callable[[dict], dict]) -> int:
+def pump(reader: StreamReader, invoke: Callable[[dict[str, Any]], Mapping[str, Any]]) -> int:
     """Feed the next records to the publish function; how many it told."""
     records = reader.read()
     if not records:
@@ -91,7 +91,8 @@ class Webhook:
         request = urllib.request.Request(self._url, data=body.encode(), method="POST", headers=self._headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (the URL the operator gave)
-                return 200 <= response.status < 300
+                status: int = response.status
+                return 200 <= status < 300
         except (urllib.error.URLError, OSError) as error:
             print(f"webhook {self._url}: {error}; retried", file=sys.stderr)
             return False

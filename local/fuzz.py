@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def main() -> int:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -26,7 +30,9 @@ FUNCTIONS = {
 
 
 class _NoManagedPolicies:
-    def load(self) -> dict:
+    """The SAM translator's managed-policy lookup without IAM: no policy name resolves to an ARN here."""
+
+    def load(self) -> dict[str, str]:
         return {}
 
 
@@ -47,7 +53,8 @@ def translated(region: str = "eu-west-3", parameters: dict[str, str] | None = No
     previous = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = region
     try:
-        return transform(template, dict(parameters or {}), _NoManagedPolicies())
+        # the translator only calls load() on it; its own loader needs an IAM client
+        return transform(template, dict(parameters or {}), cast("ManagedPolicyLoader", _NoManagedPolicies()))
     finally:
         if previous is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
@@ -70,7 +77,7 @@ def choose_branches(template: dict[str, Any], parameters: dict[str, str]) -> dic
     values.update(parameters)
     decided = DECIDED_BEFORE_SAM | set(parameters)
     definitions = template.get("Conditions", {})
-    logic = {
+    logic: dict[str, Callable[[Any], Any]] = {
         "Fn::Equals": lambda args: evaluate(args[0]) == evaluate(args[1]),
         "Fn::Not": lambda args: not evaluate(args[0]),
         "Fn::And": lambda args: all(evaluate(a) for a in args),

@@ -41,7 +41,7 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _error(error: BaseException) -> dict:
+def _error(error: BaseException) -> dict[str, object]:
     return {
         "type": type(error).__name__,
         "message": str(error),
@@ -54,7 +54,7 @@ def main(spec_path: str) -> int:
         spec = json.load(file)
     sys.path[:0] = spec["path"]
     module_name, function_name = spec["handler"].rsplit(".", 1)
-    result: dict = {"ok": False}
+    result: dict[str, object] = {"ok": False}
     if "importtime" in sys._xoptions:  # what -X importtime reports from here on is the handler's import
         print("import time: handler", file=sys.stderr, flush=True)
     started = time.perf_counter()

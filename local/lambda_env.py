@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -158,7 +159,7 @@ class Invocation:
     ready_seconds: float | None  # from starting the interpreter to the handler imported: a cold start
     ready_cpu_seconds: float | None  # the CPU time that took
     answer: Any
-    error: dict | None
+    error: dict[str, Any] | None
     logs: str
 
     @property
@@ -270,7 +271,7 @@ def lambda_variables(function: Function) -> dict[str, str]:
     }
 
 
-def functions(template: dict, build_dir: Path = BUILD_DIR) -> dict[str, Function]:
+def functions(template: Mapping[str, Any], build_dir: Path = BUILD_DIR) -> dict[str, Function]:
     """Every function of a (parsed) SAM template, with its layers in attach order, over build_dir."""
     globals_ = template.get("Globals", {}).get("Function", {})
     resources = template["Resources"]
@@ -290,7 +291,7 @@ def functions(template: dict, build_dir: Path = BUILD_DIR) -> dict[str, Function
     return found
 
 
-def attached_layers(template: dict) -> dict[str, list[Any]]:
+def attached_layers(template: Mapping[str, Any]) -> dict[str, list[Any]]:
     """Each function's layers as the template writes them, in attach order (the Globals' first)."""
     globals_ = template.get("Globals", {}).get("Function", {}).get("Layers", [])
     return {
@@ -300,7 +301,7 @@ def attached_layers(template: dict) -> dict[str, list[Any]]:
     }
 
 
-def _layer(entry: Any, resources: dict, build_dir: Path) -> Layer:
+def _layer(entry: Any, resources: Mapping[str, Any], build_dir: Path) -> Layer:
     if isinstance(entry, dict) and "Ref" in entry:
         name = entry["Ref"]
         if resources.get(name, {}).get("Type") != "AWS::Serverless::LayerVersion":

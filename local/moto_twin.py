@@ -88,7 +88,8 @@ def _deduplicate_for_five_minutes() -> None:
 
 def _item_key(backend: Any, table_name: str, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
     if op_type != "Put":
-        return op["Key"]
+        key: dict[str, Any] = op["Key"]
+        return key
     table = backend.get_table(table_name)
     attrs = op["Item"]
     key = {table.hash_key_attr: attrs[table.hash_key_attr]}

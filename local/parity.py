@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from local.infra import FUNCTIONS, ROOT, TEMPLATE
 from local.lambda_env import LAMBDA_LIMIT_BYTES, Function, Invocation, functions, sam_build, without_bytecode
 
 # The sample event each function gets, and what it must answer (local/simulated.py plays customs).
-SAMPLE_EVENTS = {
+SAMPLE_EVENTS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "api": ("api-lodge-declaration.json", lambda answer: answer.get("statusCode") == 202),
     "submit": ("submit-released-declaration.json", lambda answer: answer == {"batchItemFailures": []}),
     "release": ("release-schedule.json", lambda answer: isinstance(answer, dict) and "released" in answer),
@@ -33,7 +33,7 @@ SAMPLE_EVENTS = {
 }
 # Further events for one function: files a handler reads at run time (the console's, beside the API's
 # handler) are checked to ship in its build.
-MORE_EVENTS = {
+MORE_EVENTS: dict[str, list[tuple[str, Callable[[Any], bool]]]] = {
     "api": [
         (
             "api-console-page.json",

@@ -11,9 +11,11 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ecluse import systems
@@ -62,7 +64,7 @@ class SimulatedCustoms:
         with self._lock:
             return list(self._received)
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "outages": dict(self._outages),
@@ -117,12 +119,12 @@ class SimulatedCustoms:
         """No circuit here (the submitter wraps customs in one): nothing refuses calls."""
 
 
-def _eori(declaration: dict) -> str | None:
+def _eori(declaration: Mapping[str, Any]) -> str | None:
     party = declaration.get("declarant")
     return str(party["eori"]) if isinstance(party, dict) and party.get("eori") else None
 
 
-def _answer(outcome: Outcome) -> dict:
+def _answer(outcome: Outcome) -> dict[str, Any]:
     if outcome.accepted:
         return {"status": "accepted", "mrn": outcome.mrn}
     return {"status": "rejected", "errors": [{"code": e.code, "message": e.message} for e in outcome.errors]}
@@ -135,7 +137,7 @@ def serve(sim: SimulatedCustoms, host: str = "127.0.0.1", port: int = 0) -> Thre
         def log_message(self, format: str, *args: object) -> None:  # quiet: the stack prints its own line
             pass
 
-        def _send(self, status: int, body: dict) -> None:
+        def _send(self, status: int, body: Mapping[str, Any]) -> None:
             raw = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

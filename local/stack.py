@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -167,10 +168,11 @@ class Stack:
         from local.event_sources import pump
         from local.functions import LambdaContext
 
-        def invoke(event: dict) -> dict:
+        def invoke(event: dict[str, Any]) -> dict[str, Any]:
             with self._locks["publish"]:
                 try:
-                    return self.publish.lambda_handler(event, LambdaContext(function_name="publish"))
+                    answer: dict[str, Any] = self.publish.lambda_handler(event, LambdaContext(function_name="publish"))
+                    return answer
                 finally:
                     _forget_metrics(self.publish)
 
@@ -213,12 +215,13 @@ class Stack:
                     return
                 print(f"{name}: {error}", file=sys.stderr)
 
-    def invoke_api(self, event: dict) -> dict:
+    def invoke_api(self, event: Mapping[str, Any]) -> dict[str, Any]:
         from local.functions import LambdaContext
 
         with self._locks["api"]:
             try:
-                return self.api.lambda_handler(event, LambdaContext(function_name="api"))
+                answer: dict[str, Any] = self.api.lambda_handler(event, LambdaContext(function_name="api"))
+                return answer
             finally:
                 _forget_metrics(self.api)
 
@@ -240,7 +243,7 @@ def _forget_metrics(function: Any) -> None:
     function.metrics.clear_metrics()
 
 
-def _sqs_record(message: dict, queue_url: str) -> dict:
+def _sqs_record(message: Mapping[str, Any], queue_url: str) -> dict[str, Any]:
     attributes = message.get("Attributes", {})
     return {
         "messageId": message["MessageId"],
@@ -309,7 +312,7 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 self._reply(*encoded(refused))
                 return
             query = parse_qs(url.query, keep_blank_values=True)
-            event = {
+            event: dict[str, Any] = {
                 "resource": url.path,
                 "path": url.path,
                 "httpMethod": self.command,

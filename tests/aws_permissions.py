@@ -17,15 +17,17 @@ import fnmatch
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.client
 
 REGION, ACCOUNT = "eu-west-3", "123456789012"
+# botocore-stubs leave out the private method every client's call goes through, which `install` wraps
+_CLIENT: Any = botocore.client.BaseClient
 _invoking: ContextVar[str | None] = ContextVar("ecluse_invoking_function", default=None)
 _lock = threading.Lock()
 calls: list[Call] = []
@@ -69,7 +71,7 @@ _SQS = {
 }
 
 
-def needs(service: str, operation: str, params: dict) -> tuple[Need, ...]:
+def needs(service: str, operation: str, params: Mapping[str, Any]) -> tuple[Need, ...]:
     """The IAM actions and resources an API call needs (https://docs.aws.amazon.com/service-authorization/)."""
     if service == "dynamodb":
         if operation == "TransactWriteItems":
@@ -94,12 +96,12 @@ def needs(service: str, operation: str, params: dict) -> tuple[Need, ...]:
 
 def install() -> None:
     """Record every botocore call made while a function is invoked; idempotent."""
-    if getattr(botocore.client.BaseClient._make_api_call, "_records_calls", False):
+    if getattr(_CLIENT._make_api_call, "_records_calls", False):
         return
-    original = botocore.client.BaseClient._make_api_call
+    original = _CLIENT._make_api_call
 
     @functools.wraps(original)
-    def recording(self: Any, operation_name: str, api_params: dict) -> Any:
+    def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         function = _invoking.get()
         if function:
             service = self.meta.service_model.service_name
@@ -109,10 +111,16 @@ def install() -> None:
         return original(self, operation_name, api_params)
 
     recording._records_calls = True  # type: ignore[attr-defined]
-    botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    _CLIENT._make_api_call = recording
 
 
-def tagging(load: Callable[[str, dict[str, str]], ModuleType]) -> Callable[[str, dict[str, str]], ModuleType]:
+class Loader(Protocol):
+    """`local.functions.load`."""
+
+    def __call__(self, short_name: str, environment: dict[str, str]) -> ModuleType: ...
+
+
+def tagging(load: Loader) -> Loader:
     """`local.functions.load`, with the function's cold start and every `lambda_handler` call tagged."""
 
     @functools.wraps(load)
@@ -132,7 +140,7 @@ def tagging(load: Callable[[str, dict[str, str]], ModuleType]) -> Callable[[str,
             finally:
                 _invoking.reset(token)
 
-        module.lambda_handler = invoke
+        module.__dict__["lambda_handler"] = invoke  # as `module.lambda_handler = invoke`, which mypy refuses
         return module
 
     return load_tagged
@@ -142,13 +150,13 @@ def tagging(load: Callable[[str, dict[str, str]], ModuleType]) -> Callable[[str,
 
 
 @functools.cache
-def _template() -> dict:
+def _template() -> dict[str, Any]:
     from local.infra import translated
 
     return translated(REGION)
 
 
-def _arn(resources: dict, logical: str) -> str:
+def _arn(resources: Mapping[str, Any], logical: str) -> str:
     kind = resources[logical]["Type"]
     prefix = {
         "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/",
@@ -160,7 +168,7 @@ def _arn(resources: dict, logical: str) -> str:
     return prefix + logical
 
 
-def _resolve(value: Any, template: dict) -> list[str]:
+def _resolve(value: Any, template: Mapping[str, Any]) -> list[str]:
     """A policy's Resource as ARN patterns; parameters stay symbolic (`${Name}`)."""
     resources = template["Resources"]
     if isinstance(value, list):
@@ -184,7 +192,7 @@ def _resolve(value: Any, template: dict) -> list[str]:
     raise ValueError(f"cannot resolve policy resource {value!r}")
 
 
-def _statements(function: str, template: dict) -> Iterator[tuple[list[str], list[str]]]:
+def _statements(function: str, template: Mapping[str, Any]) -> Iterator[tuple[list[str], list[str]]]:
     """(action patterns, resource patterns) of every Allow statement in the function's role."""
     from local.infra import FUNCTIONS
 
@@ -201,7 +209,7 @@ def _statements(function: str, template: dict) -> Iterator[tuple[list[str], list
             yield [a.lower() for a in actions], _resolve(statement["Resource"], template)
 
 
-def _in_template_terms(function: str, need: Need, template: dict) -> str | None:
+def _in_template_terms(function: str, need: Need, template: Mapping[str, Any]) -> str | None:
     """The ARN the policy must grant, through the environment variable that named the resource."""
     from local.infra import FUNCTIONS
 

@@ -25,8 +25,15 @@ import sys
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from tests.environment import offline_aws
+
+if TYPE_CHECKING:
+    from local.lambda_env import Function
 
 offline_aws(log_level="ERROR")
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -57,7 +64,7 @@ def drain() -> list[str]:
     ]
 
 
-def _consume(sqs, url: str, submit) -> int:
+def _consume(sqs: Any, url: str, submit: ModuleType) -> int:
     """Deliver the submit queue's messages to the submit function until it is empty, as Lambda would."""
     from local.functions import LambdaContext
     from local.stack import _sqs_record
@@ -86,8 +93,10 @@ def aws_calls() -> list[str]:
     count = 50
     with mock_aws():
         stack = infra.create(boto3.Session(region_name="eu-west-3"))
-        calls: Counter = Counter()
-        session = boto3.setup_default_session(region_name="eu-west-3") or boto3.DEFAULT_SESSION
+        calls: Counter[str] = Counter()
+        boto3.setup_default_session(region_name="eu-west-3")
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
         session.events.register("before-call", lambda model, **_: calls.update([model.name]))
         customs = SimulatedCustoms()
         server = serve(customs)
@@ -107,7 +116,7 @@ def aws_calls() -> list[str]:
         def consume() -> int:
             return _consume(sqs, url, submit)
 
-        def measure(action) -> Counter:
+        def measure(action: Callable[[], object]) -> Counter[str]:
             before = Counter(calls)
             action()
             after = Counter(calls)
@@ -133,7 +142,7 @@ def aws_calls() -> list[str]:
         server.shutdown()
         boto3.DEFAULT_SESSION = None
 
-    def per(counter: Counter) -> str:
+    def per(counter: Counter[str]) -> str:
         total = sum(counter.values()) / count
         detail = ", ".join(f"{name} {n / count:.2f}" for name, n in sorted(counter.items()))
         return f"{total:.2f} ({detail})"
@@ -147,7 +156,7 @@ def aws_calls() -> list[str]:
     ]
 
 
-def _lambda_functions() -> dict:
+def _lambda_functions() -> dict[str, Function]:
     from samtranslator.yaml_helper import yaml_parse
 
     from local.lambda_env import functions, sam_build
@@ -188,7 +197,7 @@ def sizes() -> list[str]:
     return lines
 
 
-def _megabytes(root) -> str:
+def _megabytes(root: Path) -> str:
     return f"{sum(f.stat().st_size for f in root.rglob('*') if f.is_file()) / 1e6:.1f} MB"
 
 

@@ -25,7 +25,9 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from local.lambda_env import Function, Invocation, lambda_variables, run_python, sys_path
 
@@ -101,28 +103,30 @@ PAUSE_LINES = re.compile(r"^gc\.(disable|freeze|enable)\(\).*$", re.MULTILINE)
 HANDLER = "handler module's own code (clients, settings, routes)"  # the floor's: its DynamoDB client
 
 
-def _spec(function: Function) -> tuple[list[str], dict, dict[str, str]]:
+def _spec(function: Function) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     spec = {"handler": function.handler, "function": function.logical_id, "event": None, "exit_when_done": True}
     return function.path(), spec, {**lambda_variables(function), **function.environment, **SETTINGS}
 
 
 def _floor(
     function: Function, scratch: str, code: str = FLOOR, name: str = "floor"
-) -> tuple[list[str], dict, dict[str, str]]:
+) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     """A function whose code is the floor and which has no layer: sys.path as Lambda would set it."""
     Path(scratch, f"{name}.py").write_text(code)
     spec = {"handler": f"{name}.handler", "function": name, "event": None, "exit_when_done": True}
     return sys_path(Path(scratch), []), spec, {**lambda_variables(function), **SETTINGS}
 
 
-def _skeleton(function: Function, scratch: str, code: str, name: str) -> tuple[list[str], dict, dict[str, str]]:
+def _skeleton(
+    function: Function, scratch: str, code: str, name: str
+) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     """A handler of `code` with `function`'s layers (Powertools and pydantic as deployed) and settings."""
     Path(scratch, f"{name}.py").write_text(code)
     path, spec, variables = _spec(function)
     return [scratch, *path[1:]], {**spec, "handler": f"{name}.handler", "function": name}, variables
 
 
-def _unpaused(function: Function, scratch: str) -> tuple[list[str], dict, dict[str, str]]:
+def _unpaused(function: Function, scratch: str) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     """`function` as built, but its handler module without the collector pause, with its bytecode."""
     code = Path(scratch, f"unpaused-{function.logical_id}")
     if not code.exists():
@@ -138,12 +142,24 @@ def _unpaused(function: Function, scratch: str) -> tuple[list[str], dict, dict[s
 
 
 def _ready(
-    path: list[str], spec: dict, variables: dict[str, str], *flags: str, wrapper: tuple[str, ...] = ()
+    path: list[str], spec: dict[str, Any], variables: dict[str, str], *flags: str, wrapper: tuple[str, ...] = ()
 ) -> Invocation:
     result = run_python(path, spec, variables, *flags, wrapper=wrapper)
     if not result.ok or result.ready_seconds is None:
         raise RuntimeError(f"{spec['handler']} did not import: {result.error_line}")
     return result
+
+
+def _as_built(function: Function) -> Invocation:
+    return _ready(*_spec(function))
+
+
+def _as_unpaused(function: Function, scratch: str) -> Invocation:
+    return _ready(*_unpaused(function, scratch))
+
+
+def _as_skeleton(function: Function, scratch: str, code: str, name: str) -> Invocation:
+    return _ready(*_skeleton(function, scratch, code, name))
 
 
 def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
@@ -153,13 +169,13 @@ def cold_start(by_id: dict[str, Function], rounds: int = ROUNDS) -> list[str]:
             ("floor", lambda: _ready(*_floor(first, scratch))),
             ("paused", lambda: _ready(*_floor(first, scratch, FLOOR_PAUSED, "paused"))),
         ]
-        runs += [(logical_id, lambda f=function: _ready(*_spec(f))) for logical_id, function in by_id.items()]
+        runs += [(logical_id, partial(_as_built, function)) for logical_id, function in by_id.items()]
         runs += [
-            (f"{logical_id} unpaused", lambda f=function: _ready(*_unpaused(f, scratch)))
+            (f"{logical_id} unpaused", partial(_as_unpaused, function, scratch))
             for logical_id, function in by_id.items()
         ]
         runs += [
-            (name, lambda code=code, f=by_id[owner], i=i: _ready(*_skeleton(f, scratch, code, f"skeleton{i}")))
+            (name, partial(_as_skeleton, by_id[owner], scratch, code, f"skeleton{i}"))
             for i, (name, (code, owner)) in enumerate(SKELETONS.items())
         ]
         cpu: dict[str, list[float]] = defaultdict(list)
@@ -249,9 +265,12 @@ def import_costs(by_id: dict[str, Function], runs: int = 5) -> list[str]:
     return lines
 
 
+type _Node = tuple[int, str, int, list[_Node]]  # (depth, module, self µs, children) in importtime's tree
+
+
 def _by_family(importtime: str) -> dict[str, float]:
     """Self time per family from importtime's tree, where a module is printed after what it imported."""
-    roots: list[tuple[int, str, int, list]] = []  # (depth, module, self µs, children) with no parent yet
+    roots: list[_Node] = []  # with no parent yet
     for line in importtime.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
@@ -262,7 +281,7 @@ def _by_family(importtime: str) -> dict[str, float]:
         roots.append((depth, name.strip(), int(own), children))
     spent: dict[str, float] = defaultdict(float)
 
-    def settle(node: tuple[int, str, int, list], inherited: str) -> None:
+    def settle(node: _Node, inherited: str) -> None:
         _, module, micros, children = node
         family = _family(module) or inherited
         spent[family] += micros

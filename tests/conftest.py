@@ -83,9 +83,9 @@ def submit_queue(aws: Any, sqs: Any) -> Any:
     return SqsSubmitQueue(sqs, aws.env("api")["SUBMIT_QUEUE_URL"])
 
 
-def drain_queue(sqs: Any, url: str) -> list[dict]:
+def drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
     """Every message now in the queue (and removes them), in FIFO order."""
-    messages: list[dict] = []
+    messages: list[dict[str, Any]] = []
     while True:
         answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
         batch = answer.get("Messages", [])
@@ -99,11 +99,11 @@ def drain_queue(sqs: Any, url: str) -> list[dict]:
 class ApiClient:
     """Calls the API Lambda handler with API Gateway REST events, as API Gateway would."""
 
-    def __init__(self, module: Any, identity: dict | None = None) -> None:
+    def __init__(self, module: Any, identity: dict[str, Any] | None = None) -> None:
         self.module = module
         self.identity = identity or {}  # where API Gateway puts the caller (tests.factories.cognito_client…)
 
-    def as_(self, identity: dict) -> ApiClient:
+    def as_(self, identity: dict[str, Any]) -> ApiClient:
         """The same API, called by another caller."""
         return ApiClient(self.module, identity)
 
@@ -113,10 +113,10 @@ class ApiClient:
         path: str,
         *,
         text: str | None = None,
-        query: dict | None = None,
-        headers: dict | None = None,
-        stage_variables: dict | None = None,
-    ) -> dict:
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        stage_variables: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The handler's raw answer (status, headers, possibly base64 body); `stage_variables` as the API's
         stage hands them over (template.yaml, Api's Variables)."""
         from local.functions import LambdaContext
@@ -143,10 +143,11 @@ class ApiClient:
             "body": text,
             "isBase64Encoded": False,
         }
-        return self.module.lambda_handler(event, LambdaContext(function_name="api"))
+        answer: dict[str, Any] = self.module.lambda_handler(event, LambdaContext(function_name="api"))
+        return answer
 
     def call(
-        self, method: str, path: str, body: Any = None, query: dict | None = None, raw: str | None = None
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, raw: str | None = None
     ) -> tuple[int, Any]:
         text = raw if raw is not None else (json.dumps(body) if body is not None else None)
         answer = self.invoke(method, path, text=text, query=query)

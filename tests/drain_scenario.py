@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from ecluse.callers import LOCAL
 from ecluse.lodging import Lodging, validate
+from ecluse.records import Record
 from ecluse.release import Release
 from ecluse.submission import Submission
 from ecluse.systems import Source, Status, StatusChange
@@ -26,7 +27,7 @@ class SubmitAtOnce:
         self.submission, self.clock = submission, clock
         self.sent: list[tuple[str, datetime]] = []
 
-    def send(self, record) -> None:
+    def send(self, record: Record) -> None:
         self.sent.append((record.lrn, self.clock.now()))
         self.submission.handle(record.lrn, LOCAL.declarant)
 

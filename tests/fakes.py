@@ -8,6 +8,7 @@ import bisect
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from ecluse import systems
 from ecluse.callers import Caller
@@ -19,6 +20,10 @@ from ecluse.life_cycle import State
 from ecluse.records import HistoryEntry, Record, appended
 from ecluse.systems import Source, StatusChange, SystemState
 from ecluse.throttle import ReleaseConfig
+
+if TYPE_CHECKING:
+    from ecluse.feed_config import Feed
+    from ecluse.windows import Window
 
 
 class FakeClock:
@@ -47,7 +52,7 @@ class Store:
         # (system, state) -> sorted (received_at, lrn, declarant)
         self.order: dict[tuple[str, State], list[tuple[str, str, str]]] = {}
         self.systems: dict[str, SystemState] = {}
-        self.history: dict[str, list[dict]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
         self.calls = 0
 
     def system(self, name: str) -> SystemState:
@@ -153,7 +158,15 @@ class InMemoryLedger:
             )
             return moved.model_copy(update={"body": record.body})
 
-    def page(self, *, system, state, limit, token, declarant=None):
+    def page(
+        self,
+        *,
+        system: str | None,
+        state: State | None,
+        limit: int,
+        token: str | None,
+        declarant: str | None = None,
+    ) -> tuple[list[Record], str | None]:
         if system is None or state is None:
             raise EcluseError("filter_required", "give a system and a state", http_status=422)
         records = [r for r in self.oldest(system, state, 10_000) if declarant in (None, r.declarant)]
@@ -238,7 +251,7 @@ class InMemoryBoard:
             self.store.history.setdefault(system, []).insert(0, entry)
             return updated
 
-    def history(self, system: str, limit: int = 20) -> list[dict]:
+    def history(self, system: str, limit: int = 20) -> list[dict[str, Any]]:
         return self.store.history.get(system, [])[:limit]
 
     def set_release(
@@ -282,25 +295,23 @@ class InMemoryWindows:
     """Maintenance windows with the DynamoDB store's semantics: conditional on the version read."""
 
     def __init__(self) -> None:
-        from ecluse.maintenance import Window
-
         self.windows: dict[tuple[str, str], Window] = {}
 
-    def add(self, window):
+    def add(self, window: Window) -> None:
         self.windows[(window.system, window.id)] = window
 
-    def get(self, system, window_id):
+    def get(self, system: str, window_id: str) -> Window | None:
         return self.windows.get((system, window_id))
 
-    def of_system(self, system):
+    def of_system(self, system: str) -> list[Window]:
         return [w for (s, _), w in self.windows.items() if s == system]
 
-    def open_windows(self):
+    def open_windows(self) -> list[Window]:
         from ecluse.maintenance import OPEN
 
         return [w for w in self.windows.values() if w.state in OPEN]
 
-    def save(self, window):
+    def save(self, window: Window) -> Window:
         from ecluse.maintenance import WindowChanged
 
         if self.windows[(window.system, window.id)].version != window.version - 1:
@@ -313,12 +324,12 @@ class InMemoryFeeds:
     """Status feeds with the DynamoDB store's semantics: conditional on the version read."""
 
     def __init__(self) -> None:
-        self.feeds: dict = {}
+        self.feeds: dict[str, Feed] = {}
 
-    def put(self, feed):
+    def put(self, feed: Feed) -> Feed:
         return self.save(feed)
 
-    def save(self, feed):
+    def save(self, feed: Feed) -> Feed:
         from ecluse.feeds import FeedChanged
 
         stored = self.feeds.get(feed.name)
@@ -327,11 +338,11 @@ class InMemoryFeeds:
         self.feeds[feed.name] = feed
         return feed
 
-    def get(self, name):
+    def get(self, name: str) -> Feed | None:
         return self.feeds.get(name)
 
-    def all(self):
+    def all(self) -> list[Feed]:
         return list(self.feeds.values())
 
-    def delete(self, name):
+    def delete(self, name: str) -> bool:
         return self.feeds.pop(name, None) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -16,6 +17,8 @@ import matplotlib.pyplot as plt
 from tests.replay import Replay
 
 HELD, FALLBACK, SENT, DEADLINE, OUTAGE = "#1f5fae", "#e07b00", "#17723a", "#7a0c3a", "#c0281c"
+# A matplotlib Axes, as Any: its stubs take floats where its unit converters take the datetimes drawn here
+Axes = Any
 
 
 def draw(replay: Replay, out: Path) -> None:
@@ -37,7 +40,7 @@ def draw(replay: Replay, out: Path) -> None:
     plt.close(figure)
 
 
-def _whole(axes, replay: Replay) -> None:
+def _whole(axes: Axes, replay: Replay) -> None:
     axes.stackplot(
         replay.minutes,
         replay.held,
@@ -58,7 +61,7 @@ def _whole(axes, replay: Replay) -> None:
     axes.grid(alpha=0.3)
 
 
-def _drain(axes, replay: Replay) -> None:
+def _drain(axes: Axes, replay: Replay) -> None:
     if not replay.outage:
         axes.set_axis_off()
         return

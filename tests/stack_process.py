@@ -12,7 +12,7 @@ from pathlib import Path
 from local.infra import ROOT, TEMPLATE
 
 
-def start_local_stack(log: Path, **environment: str) -> tuple[str, subprocess.Popen]:
+def start_local_stack(log: Path, **environment: str) -> tuple[str, subprocess.Popen[bytes]]:
     """Start the stack on a free port with its output in `log` (a file, not a pipe: an undrained pipe would
     block the stack's logging) and wait until it says it is up: its base URL and its process. Open
     (`LOCAL_AUTH=off`, every caller the local operator) unless `LOCAL_AUTH="on"` is given."""

@@ -20,7 +20,7 @@ from ecluse.ledger import Ledger
 from ecluse.ports import StatusBoard, SubmitQueue, UrgentFallback
 from ecluse.windows import CustomsProbe, WindowStore
 from local.simulated import SimulatedCustoms
-from tests.fakes import FakeClock, InMemoryBoard, InMemoryLedger, Store
+from tests.fakes import FakeClock, InMemoryBoard, InMemoryFeeds, InMemoryLedger, InMemoryWindows, Store
 
 
 def adapters(ledger: DynamoDbLedger, board: DynamoDbStatusBoard, queue: SqsSubmitQueue) -> None:
@@ -34,6 +34,8 @@ def twins(store: Store) -> None:
     _ledger: Ledger = InMemoryLedger(store)
     _board: StatusBoard = InMemoryBoard(store)
     _clock: Clock = FakeClock()
+    _windows: WindowStore = InMemoryWindows()
+    _feeds: FeedStore = InMemoryFeeds()
 
 
 def gateways(http: HttpGateway, circuit: CircuitBreakingGateway, simulated: SimulatedCustoms) -> None:

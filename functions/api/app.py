@@ -48,7 +48,10 @@ from ecluse.ownership import MAX_DECLARANT
 from ecluse.window_requests import WindowChange, WindowRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from ecluse.console_sign_in import ConsoleSignIn
 
@@ -79,7 +82,7 @@ def _caller() -> Caller:
     return caller(app.current_event.request_context, _operators)
 
 
-def _caller_may_act(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+def _caller_may_act(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Every route, before it reads anything: a caller API Gateway let through may still be refused here,
     a person signed in to the pool but not in its operators group, or, on an operator's route, a signer
     the operator policy admits whom OperatorPrincipalArns does not list (it would change statuses yet see
@@ -93,17 +96,26 @@ def _caller_may_act(app: APIGatewayRestResolver, next_middleware: NextMiddleware
 app.use(middlewares=[_caller_may_act])
 
 
-def _error(error: EcluseError) -> Response:
+def _error(error: EcluseError) -> Response[str]:
     return Response(error.http_status, content_types.APPLICATION_JSON, json.dumps(error.as_body()))
 
 
-@app.exception_handler(EcluseError)
-def _domain_error(error: EcluseError) -> Response:
+def _handles[E: Exception](
+    error: type[E],
+) -> Callable[[Callable[[E], Response[str]]], Callable[[E], Response[str]]]:
+    """`app.exception_handler`, typed: Powertools leaves the decorator it returns unannotated, which would
+    leave each handler below unchecked. It registers the function and returns it as it is."""
+    registers: Callable[[Callable[[E], Response[str]]], Callable[[E], Response[str]]] = app.exception_handler(error)
+    return registers
+
+
+@_handles(EcluseError)
+def _domain_error(error: EcluseError) -> Response[str]:
     return _error(error)
 
 
-@app.exception_handler(RequestValidationError)
-def _invalid_request(error: RequestValidationError) -> Response:
+@_handles(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response[str]:
     """Every problem the one validation pass found (a declaration's business rules are part of its model)."""
     errors = list(error.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -115,19 +127,19 @@ def _invalid_request(error: RequestValidationError) -> Response:
     return _error(invalid(problems))
 
 
-@app.exception_handler(RequestUnsupportedContentType)
-def _not_json(_: RequestUnsupportedContentType) -> Response:
+@_handles(RequestUnsupportedContentType)
+def _not_json(_: RequestUnsupportedContentType) -> Response[str]:
     return _error(unsupported_media_type())
 
 
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response:
+@_handles(Exception)
+def _unexpected(error: Exception) -> Response[str]:
     logger.exception("unexpected error")  # the traceback, never the request body (personal data)
     return _error(EcluseError("internal_error", "Écluse failed to answer; retry later", http_status=500))
 
 
 @app.not_found
-def _no_route(_: Exception) -> Response:
+def _no_route(_: Exception) -> Response[str]:
     return _error(
         EcluseError(
             "route_not_found",
@@ -407,7 +419,7 @@ def console_file(name: str) -> Response[str]:
     return Response(200, CONSOLE_FILES[name], _console_file(name), headers=_console_headers())
 
 
-def _refuse_early(event: dict) -> dict | None:
+def _refuse_early(event: Mapping[str, Any]) -> dict[str, Any] | None:
     """Bodies too large or not JSON are refused before any parsing (a 10 MB body is never read, a
     multipart body never reaches a parser that would fail on it)."""
     body = event.get("body") or ""
@@ -431,7 +443,7 @@ def _refuse_early(event: dict) -> dict | None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracing.capture_lambda_handler()
 @metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> dict:
+def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     refused = _refuse_early(event)
     return refused if refused else app.resolve(event, context)
 

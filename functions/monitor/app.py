@@ -7,7 +7,7 @@ import gc
 
 gc.disable()  # until the end of this module: the init builds nothing for the collector to find (decision 17)
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -29,6 +29,11 @@ from ecluse.gateway.probe import GatewayProbe
 from ecluse.life_cycle import State
 from ecluse.maintenance import Maintenance
 from ecluse.observation import Gauges, gauges
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
@@ -96,7 +101,7 @@ def _publish(seen: list[Gauges]) -> None:
 @logger.inject_lambda_context
 @tracing.capture_lambda_handler("botocore", "httplib")
 @metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> dict:
+def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, list[str]]:
     read = feeds.tick()
     for line in read:
         logger.info("status feed", extra={"change": line})

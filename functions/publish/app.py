@@ -6,7 +6,7 @@ import gc
 
 gc.disable()  # until the end of this module: the init builds nothing for the collector to find (decision 17)
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -17,6 +17,12 @@ from ecluse.aws.eventbridge import EventBridgePublisher
 from ecluse.aws.stream_events import events_of
 from ecluse.config.publish import PublishSettings
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 metrics = Metrics()
 settings = PublishSettings.from_env()
@@ -26,7 +32,7 @@ publisher = EventBridgePublisher(boto3.client("events"), settings.event_bus_name
 @logger.inject_lambda_context
 @tracing.capture_lambda_handler("botocore")
 @metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> dict:
+def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Records are told in stream order; at the first one that cannot be told, the rest of the batch is
     left for the retry (Lambda resumes from it), so one declaration's events never overtake each other."""
     told = 0

@@ -8,7 +8,7 @@ gc.disable()  # until the end of this module: the init builds nothing for the co
 
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -24,6 +24,11 @@ from ecluse.clock import SystemClock
 from ecluse.config.release import ReleaseSettings
 from ecluse.events import deadline_at_risk
 from ecluse.release import Release
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
@@ -45,7 +50,7 @@ release = Release(
 @logger.inject_lambda_context
 @tracing.capture_lambda_handler()
 @metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> dict:
+def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = release.run()
     metrics.add_metric(name="Released", unit=MetricUnit.Count, value=sum(report.released.values()))
     metrics.add_metric(name="Resent", unit=MetricUnit.Count, value=sum(report.resent.values()))

@@ -9,7 +9,7 @@ gc.disable()  # until the end of this module: the init builds nothing for the co
 import json
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -33,6 +33,24 @@ from ecluse.detection import AutoDetection
 from ecluse.gateway import GatewayRefusedCredentials, SendingError
 from ecluse.gateway.http import HttpGateway
 from ecluse.submission import Submission
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import NotRequired, TypedDict
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    class _Attributes(TypedDict, total=False):
+        ApproximateReceiveCount: str
+        MessageGroupId: str
+
+    class _Record(TypedDict):
+        """The fields of an SQS event's record this module reads."""
+
+        messageId: str
+        receiptHandle: str
+        attributes: NotRequired[_Attributes]
+
 
 logger = Logger()
 metrics = Metrics()
@@ -69,7 +87,7 @@ class NoTimeLeft(Exception):
     """Too little of this invocation is left to send a declaration and record customs' answer."""
 
 
-def submit(record: SQSRecord, lambda_context: Any) -> None:
+def submit(record: SQSRecord, lambda_context: LambdaContext) -> None:
     if lambda_context.get_remaining_time_in_millis() < settings.milliseconds_per_declaration:
         _postponed.add(record.message_id)
         metrics.add_metric(name="SubmissionPostponed", unit=MetricUnit.Count, value=1)
@@ -93,11 +111,11 @@ def submit(record: SQSRecord, lambda_context: Any) -> None:
     per_system(f"Submission{result.action.title()}", message["system"])
 
 
-def _back_off(event: dict, failed: Collection[object]) -> None:
+def _back_off(event: Mapping[str, Any], failed: Collection[object]) -> None:
     """Failed messages, and the ones skipped behind them in their group, come back after a back-off that
     doubles with each delivery instead of the queue's whole visibility timeout: a FIFO group stays
     blocked while any of its messages is in flight. A group postponed for lack of time comes back at once."""
-    records = event.get("Records", [])
+    records: list[_Record] = event.get("Records", [])
     postponed = {_group(r) for r in records if r["messageId"] in _postponed}
     retries = {}
     for record in records:
@@ -110,14 +128,14 @@ def _back_off(event: dict, failed: Collection[object]) -> None:
         queue.retry_later(retries)
 
 
-def _group(record: dict) -> str:
+def _group(record: _Record) -> str:
     return record.get("attributes", {}).get("MessageGroupId", "")
 
 
 @logger.inject_lambda_context
 @tracing.capture_lambda_handler("botocore", "httplib")
 @metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     _postponed.clear()
     try:
         answer = process_partial_response(event=event, record_handler=submit, processor=processor, context=context)

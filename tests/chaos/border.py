@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.chaos.invariants import FINAL, Observation, Receipt, declaration_key
 from tests.factories import EORI, declaration_body
@@ -30,7 +31,7 @@ class Http:
     def __init__(self, base: str) -> None:
         self.base = base
 
-    def __call__(self, method: str, path: str, body: object = None) -> tuple[int, dict]:
+    def __call__(self, method: str, path: str, body: object = None) -> tuple[int, dict[str, Any]]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
@@ -135,9 +136,9 @@ def _customs(http: Http, storm_over: threading.Event, counts: dict[str, int]) ->
         storm_over.wait(3)
 
 
-def _wait_until_final(http: Http, lrns: list[str], seconds: float) -> dict[str, dict]:
+def _wait_until_final(http: Http, lrns: list[str], seconds: float) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + seconds
-    ledger: dict[str, dict] = {}
+    ledger: dict[str, dict[str, Any]] = {}
     while True:
         for lrn in lrns:
             if ledger.get(lrn, {}).get("state") not in FINAL:
@@ -147,7 +148,7 @@ def _wait_until_final(http: Http, lrns: list[str], seconds: float) -> dict[str, 
         time.sleep(1)
 
 
-def _observe(http: Http, ledger: dict[str, dict], lodged: list[str], border: Border) -> Observation:
+def _observe(http: Http, ledger: dict[str, dict[str, Any]], lodged: list[str], border: Border) -> Observation:
     """Every ERP of the border lodges for the factory's party (EORI): its LRNs are that party's."""
     counters = {system: http("GET", f"/systems/{system}")[1] for system in SYSTEMS}
     received = [

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 FINAL = frozenset({"ACCEPTED", "REJECTED", "CANCELLED", "REDECLARE"})
 HELD_STATES = frozenset({"QUEUED"})
@@ -43,8 +44,8 @@ class Observation:
     """What a run left behind: the ledger (declaration key -> item, no body), each system's counters, what
     customs received in order, the keys of what the ERPs lodged, and the throttle the run used."""
 
-    ledger: dict[str, dict]
-    counters: dict[str, dict]
+    ledger: dict[str, dict[str, Any]]
+    counters: dict[str, dict[str, Any]]
     received: list[Receipt]
     lodged: list[str]
     rate_per_minute: int
@@ -56,7 +57,7 @@ def _at(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
-def nothing_stuck(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+def nothing_stuck(seen: Observation, ledger: dict[str, dict[str, Any]]) -> list[str]:
     """Every lodged declaration is in the ledger, and in a final state once the storm has settled."""
     problems = [f"{key} was lodged but is not in the ledger" for key in seen.lodged if key not in ledger]
     problems += [
@@ -67,9 +68,10 @@ def nothing_stuck(seen: Observation, ledger: dict[str, dict]) -> list[str]:
     return problems
 
 
-def counts_match(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+def counts_match(seen: Observation, ledger: dict[str, dict[str, Any]]) -> list[str]:
     """Each system's `held` and `emergency` counters equal what the ledger holds."""
-    held, emergency = Counter(), Counter()
+    held: Counter[str] = Counter()
+    emergency: Counter[str] = Counter()
     for record in ledger.values():
         if record["state"] == "QUEUED":
             held[record["system"]] += 1
@@ -86,7 +88,7 @@ def counts_match(seen: Observation, ledger: dict[str, dict]) -> list[str]:
     return problems
 
 
-def at_most_once(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+def at_most_once(seen: Observation, ledger: dict[str, dict[str, Any]]) -> list[str]:
     """Customs received each declaration (a party's LRN) at most once, and every ACCEPTED one exactly once,
     with its MRN: two declarants' equal LRNs are two declarations, each processed."""
     received = Counter(r.key for r in seen.received)
@@ -98,7 +100,7 @@ def at_most_once(seen: Observation, ledger: dict[str, dict]) -> list[str]:
     return problems
 
 
-def _left_its_line(record: dict) -> tuple[str, str] | None:
+def _left_its_line(record: dict[str, Any]) -> tuple[str, str] | None:
     """When the declaration last left a waiting line on its way to customs, and which line it was."""
     left = None
     for before, entry in pairwise(record["history"]):
@@ -107,7 +109,7 @@ def _left_its_line(record: dict) -> tuple[str, str] | None:
     return left
 
 
-def _states_at(record: dict, moment: str) -> set[str]:
+def _states_at(record: dict[str, Any], moment: str) -> set[str]:
     """The states it may have been in at `moment`, from its history (ISO times in one format compare as
     text): the one just before, and each it passed through at that very moment (moves at the same time
     as another declaration's may have come before or after it)."""
@@ -116,7 +118,7 @@ def _states_at(record: dict, moment: str) -> set[str]:
     return {before[-1], *(e["state"] for e in history if e["at"] == moment)}
 
 
-def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+def held_in_receipt_order(seen: Observation, ledger: dict[str, dict[str, Any]]) -> list[str]:
     """Per system, a declaration that was held before customs received it reached customs after every
     declaration of its system received before it (that reached customs at all) — except one that was then
     waiting in the other line: fallback declarations are re-integrated in their own line, in France before
@@ -124,7 +126,7 @@ def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[st
     are not ordered between them. Which line each was in is read when the later one left its own."""
     position = {r.key: i for i, r in enumerate(seen.received)}
     held_when_received = {r.key: r.held for r in seen.received if r.held is not None}
-    systems: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    systems: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for key, record in ledger.items():
         if key in position:
             systems[record["system"]].append((key, record))
@@ -155,7 +157,7 @@ def held_in_receipt_order(seen: Observation, ledger: dict[str, dict]) -> list[st
     return problems
 
 
-def within_rate(seen: Observation, ledger: dict[str, dict]) -> list[str]:
+def within_rate(seen: Observation, ledger: dict[str, dict[str, Any]]) -> list[str]:
     """In any 60 s window, releases from the backlog per system never exceed rate + burst."""
     limit = seen.rate_per_minute + seen.burst
     releases: dict[str, list[datetime]] = defaultdict(list)

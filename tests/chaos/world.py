@@ -41,8 +41,8 @@ class Crash(BaseException):
 class Lodged:
     lrn: str
     system: str
-    body: dict
-    identity: dict | None = None  # who lodged it (None: the local operator)
+    body: dict[str, Any]
+    identity: dict[str, Any] | None = None  # who lodged it (None: the local operator)
 
     @property
     def key(self) -> str:
@@ -69,7 +69,7 @@ class World:
     flips: int = 0
     _calls: int = 0
     _crash_at: int | str | None = None
-    _late: list[dict] = field(default_factory=list)
+    _late: list[dict[str, Any]] = field(default_factory=list)
     _held_from: dict[str, int] = field(default_factory=dict)
     sent_while_held: list[str] = field(default_factory=list)
     operations: list[str] = field(default_factory=list)  # the AWS operations of the last invocation
@@ -82,7 +82,9 @@ class World:
         for counters in (base._LOCAL_FAILURES, base._LOCAL_SUCCESSES, base._LAST_OBSERVED_STATE):
             counters.clear()  # a new execution environment
         moto_twin.apply()
-        session = boto3.setup_default_session(region_name="eu-west-3") or boto3.DEFAULT_SESSION
+        boto3.setup_default_session(region_name="eu-west-3")
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
         session.events.register("before-call", self._before_call)
         self.resources = infra.create(session, stack_name=self.stack_name)
         self.customs = SimulatedCustoms()
@@ -141,7 +143,12 @@ class World:
 
     # ------------------------------------------------------------------ the ERP and the operator
     def http(
-        self, method: str, path: str, body: Any = None, identity: dict | None = None, query: dict | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        identity: dict[str, Any] | None = None,
+        query: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         from tests.conftest import ApiClient
 
@@ -151,7 +158,7 @@ class World:
         return status, answer
 
     def lodge(
-        self, system: str, crash_at: int | str | None = None, identity: dict | None = None, **fields: Any
+        self, system: str, crash_at: int | str | None = None, identity: dict[str, Any] | None = None, **fields: Any
     ) -> Lodged:
         body = declaration_body(system=system, **fields)
         return self._post(Lodged(body["lrn"], system, body, identity), crash_at)
@@ -167,7 +174,10 @@ class World:
 
     def _post(self, lodged: Lodged, crash_at: int | str | None) -> Lodged:
         self.lodged.append(lodged)
-        post = lambda: self.http("POST", "/declarations", lodged.body, lodged.identity)  # noqa: E731
+
+        def post() -> tuple[int, Any]:
+            return self.http("POST", "/declarations", lodged.body, lodged.identity)
+
         result, _ = self.invoke(post, crash_at)
         if isinstance(result, Crash):  # the ERP got no answer and retries, as the API contract allows
             status, _ = post()
@@ -244,7 +254,7 @@ class World:
         )
         return True
 
-    def _submit(self, event: dict) -> set[str]:
+    def _submit(self, event: dict[str, Any]) -> set[str]:
         try:
             answer = self.submit.lambda_handler(event, LambdaContext(function_name="submit"))
         except Exception:  # every record failed: the whole batch comes back
@@ -280,13 +290,13 @@ class World:
         return states <= FINAL
 
     # ------------------------------------------------------------------ what the tables hold
-    def ledger(self) -> dict[str, dict]:
+    def ledger(self) -> dict[str, dict[str, Any]]:
         """Every declaration, by its key (the party's EORI and the LRN), without its body."""
         import gzip
 
         from ecluse.aws.items import from_item
 
-        items: dict[str, dict] = {}
+        items: dict[str, dict[str, Any]] = {}
         kwargs: dict[str, Any] = {"TableName": self.declarations_table, "ConsistentRead": True}
         while True:
             page = self.dynamodb.scan(**kwargs)
@@ -298,7 +308,7 @@ class World:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def counters(self) -> dict[str, dict]:
+    def counters(self) -> dict[str, dict[str, Any]]:
         from ecluse.aws.items import from_item
 
         found = {}

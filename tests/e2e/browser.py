@@ -101,4 +101,7 @@ def whole_element_screenshot(driver: Any, element_id: str, path: Path, width: in
 
 def row_texts(driver: Any, selector: str) -> list[str]:
     """The text of every row a selector finds, read in one script: no row can be redrawn between two reads."""
-    return driver.execute_script("return [...document.querySelectorAll(arguments[0])].map(r => r.innerText);", selector)
+    texts: list[str] = driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(r => r.innerText);", selector
+    )
+    return texts

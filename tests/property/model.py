@@ -51,7 +51,9 @@ class FifoSqs:
     deduplicated: int = 0
     lost: int = 0
 
-    def send_message(self, *, QueueUrl: str, MessageBody: str, MessageGroupId: str, MessageDeduplicationId: str):
+    def send_message(
+        self, *, QueueUrl: str, MessageBody: str, MessageGroupId: str, MessageDeduplicationId: str
+    ) -> dict[str, str]:
         if self.fail_next_send:
             self.fail_next_send = False
             self.lost += 1
@@ -78,7 +80,7 @@ class FifoSqs:
     def waiting(self) -> int:
         return sum(len(m) for m in self.groups.values())
 
-    def snapshot(self) -> tuple:
+    def snapshot(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         return tuple((g, tuple((m.lrn, m.declarant) for m in ms)) for g, ms in sorted(self.groups.items()))
 
 
@@ -139,7 +141,7 @@ class CircuitCustoms:
             raise SendingError("timeout", "customs received it; its answer was lost")
         return outcome
 
-    def _through(self, system: str, call):
+    def _through[T](self, system: str, call: Callable[[], T]) -> T:
         circuit = self._circuits.setdefault(system, _Circuit())
         now = self._clock.now()
         if circuit.opened_at is not None and now < circuit.opened_at + self._recovery:
