@@ -120,7 +120,11 @@ class Stack:
         # itself stands in for the user pool's domain)
         self.stage_variables = {"consoleSignIn": self.console_sign_in}
         if self.console_sign_in == "pkce":
-            self.stage_variables |= {"authDomainUrl": self.url, "consoleClientId": CONSOLE_CLIENT}
+            self.stage_variables |= {
+                "authDomainUrl": self.url,
+                "consoleClientId": CONSOLE_CLIENT,
+                "consoleUrl": f"{self.url}/console",
+            }
 
     # ------------------------------------------------------------------ in-process event sources
     def _poll_submit_queue(self) -> None:
