@@ -299,6 +299,12 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
             if url.path == "/oauth2/authorize":
                 self._authorize(url.query)
                 return
+            if url.path == "/oauth2/revoke":
+                self._revoke(headers, raw)
+                return
+            if url.path == "/logout":
+                self._logout(url.query)
+                return
             authorized, refused = (None, None)
             if stack.auth:  # as API Gateway's Cognito authorizer, before the function runs
                 authorized, refused = stack.tokens.authorize(self.command, url.path, headers)
@@ -351,6 +357,26 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(*encoded(stack.tokens.token(headers, raw)))
 
+        def _revoke(self, headers: dict[str, str], raw: bytes) -> None:
+            from local.auth import Answer, encoded
+
+            if self.command != "POST":
+                self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "POST"})))
+                return
+            self._reply(*encoded(stack.tokens.revoke(headers, raw)))
+
+        def _logout(self, query: str) -> None:
+            from local.auth import Answer, encoded
+
+            if self.command != "GET":
+                self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "GET"})))
+                return
+            answer = stack.tokens.logout({k: v[-1] for k, v in parse_qs(query).items()})
+            if answer.status == 302:
+                self._reply(302, b"", answer.headers)
+            else:
+                self._reply(*encoded(answer))
+
         def _authorize(self, query: str) -> None:
             from local.auth import Answer, encoded
 
@@ -370,6 +396,9 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                     stack.customs.set_outage(payload["system"], payload.get("kind", "server_error"))
                 elif path == "/_sim/outage" and self.command == "DELETE":
                     stack.customs.set_outage(payload["system"], None)
+                elif path == "/_sim/expire-token" and self.command == "POST":
+                    # tests: an access token's hour is up now (the console must renew it, not sign in again)
+                    stack.tokens.expire(payload["token"])
                 elif path == "/_sim/reject" and self.command == "POST":
                     stack.customs.reject_next(
                         payload["lrn"],
@@ -380,7 +409,10 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                     self._reply(
                         404,
                         json.dumps(
-                            {"error": "simulator routes: GET /_sim/state, POST|DELETE /_sim/outage, POST /_sim/reject"}
+                            {
+                                "error": "simulator routes: GET /_sim/state, POST|DELETE /_sim/outage, "
+                                "POST /_sim/reject, POST /_sim/expire-token"
+                            }
                         ),
                     )
                     return
