@@ -20,7 +20,7 @@
 
 const TOKEN_KEY = "ecluse.console.token";
 const REFRESH_KEY = "ecluse.console.refresh"; // pkce: the refresh token, rotated at each renewal
-const EXPIRES_KEY = "ecluse.console.expires"; // pkce: when the access token expires (ms since the epoch)
+const EXPIRES_KEY = "ecluse.console.expires"; // when the access token expires (ms since the epoch)
 const PENDING_KEY = "ecluse.console.sign-in"; // the PKCE verifier and state of the sign-in under way
 // Renew this long before the access token expires: a call never goes with a token about to lapse on the way
 const RENEW_BEFORE_MS = 2 * 60 * 1000;
@@ -121,11 +121,14 @@ async function renewOnce() {
       refresh_token: sessionStorage.getItem(REFRESH_KEY),
     }),
   });
-  if (answer.status >= 400 && answer.status < 500) { // refused: expired, revoked or used already
+  // refused (expired, revoked or used already); not a 429, which says "later", nor a 5xx: tokens kept
+  if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
     forget();
     throw new SessionEnded("Your session ended (its renewal was refused); sign in again.");
   }
-  if (!answer.ok) throw new ApiError(answer.status, "renewal_failed", `the sign-in's renewal failed (HTTP ${answer.status})`);
+  if (!answer.ok) {
+    throw new ApiError(answer.status, "renewal_failed", `the sign-in's renewal failed (HTTP ${answer.status})`);
+  }
   await keepToken(answer);
   return true;
 }
