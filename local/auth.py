@@ -108,7 +108,8 @@ class LocalAuth:
         if self._console_redirect_uris:
             described += (
                 f"\nThe console's public client: {CONSOLE_CLIENT} (authorization code with PKCE, no secret; "
-                f"GET /oauth2/authorize signs in {CONSOLE_USER} without asking)"
+                f"GET /oauth2/authorize signs in {CONSOLE_USER} without asking; refresh tokens rotate, "
+                "POST /oauth2/revoke revokes them, GET /logout goes back to the console)"
             )
         return described
 

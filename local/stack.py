@@ -6,7 +6,8 @@ simulated customs system on loopback whose outages are switched through `/_sim/.
 Callers are identified as deployed with Cognito (local/auth.py): a token from `POST /oauth2/token`, its
 scope checked on every route; `LOCAL_AUTH=off` leaves the API open, every caller the local operator.
 The console signs in with the client-credentials form, or with `CONSOLE_SIGN_IN=pkce` as on AWS:
-authorization code with PKCE against the stand-in's `GET /oauth2/authorize` on this same origin.
+authorization code with PKCE against the stand-in's `GET /oauth2/authorize` on this same origin, then
+refresh tokens that rotate, `POST /oauth2/revoke` and `GET /logout` as the user pool serves them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The console signs in as it does on AWS with AuthMode=COGNITO, against make run's stand-in for the user
 pool (CONSOLE_SIGN_IN=pkce, local/auth.py): authorization code with PKCE, S256 (RFC 7636), in Debian's
 Chromium. The browser's own network log is the witness of what it sent: the challenge on the way out, the
-verifier with the code on the way back, and SHA-256 of the one is the other."""
+verifier with the code on the way back, and SHA-256 of the one is the other. Then a shift: the console
+renews an expired access token with the rotating refresh token without a new sign-in, one renewal at a
+time, and signing out revokes the refresh token and ends the session at the stand-in's /logout."""
 
 from __future__ import annotations
 
