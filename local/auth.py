@@ -1,6 +1,7 @@
 """`make run`'s stand-in for Cognito and API Gateway's Cognito authorizer: an OAuth2 token endpoint
-(client credentials for ERPs and scripts; authorization code with PKCE for the console), an authorization
-endpoint for the console's public client, and the check of `Authorization: Bearer …` on every route of
+(client credentials for ERPs and scripts; authorization code with PKCE, then refresh tokens that rotate,
+for the console), an authorization endpoint, a revocation endpoint and a logout endpoint for the console's
+public client, and the check of `Authorization: Bearer …` on every route of
 `ecluse.access.ROUTES`.
 
 As deployed: a token without the route's scope is refused before the handler runs, and the handler finds
@@ -27,6 +28,7 @@ from ecluse.console_sign_in import CONSOLE_SCOPES
 
 TOKEN_SECONDS = 3600  # Cognito's default access-token validity
 CODE_SECONDS = 300  # Cognito's authorization codes last five minutes
+REFRESH_SECONDS = 12 * 3600  # the stack's ConsoleClient: RefreshTokenValidity 12 hours
 ERP, OPERATIONS = SCOPES[Role.ERP], SCOPES[Role.OPERATOR]
 CONSOLE_CLIENT = "console-local"  # the console's public client, as the stack's ConsoleClient: no secret
 CONSOLE_USER = "operator-local"  # who signs in through the stand-in's authorization endpoint
@@ -73,6 +75,16 @@ class Grant:
     expires: float
 
 
+@dataclass(frozen=True)
+class Session:
+    """What a refresh token renews: the console's sign-in, until the end of the refresh token's 12 hours."""
+
+    client_id: str
+    username: str
+    scopes: tuple[str, ...]
+    expires: float
+
+
 class LocalAuth:
     def __init__(
         self, issuer: str, clients: dict[str, Client] | None = None, console_redirect_uris: tuple[str, ...] = ()
@@ -84,6 +96,7 @@ class LocalAuth:
         self._console_redirect_uris = console_redirect_uris
         self._tokens: dict[str, tuple[float, dict[str, str]]] = {}  # token -> (expiry, claims)
         self._codes: dict[str, Grant] = {}  # authorization code -> what it grants, until exchanged
+        self._refresh: dict[str, Session] = {}  # refresh token -> its sign-in, until used (rotated) or revoked
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -95,7 +108,8 @@ class LocalAuth:
         if self._console_redirect_uris:
             described += (
                 f"\nThe console's public client: {CONSOLE_CLIENT} (authorization code with PKCE, no secret; "
-                f"GET /oauth2/authorize signs in {CONSOLE_USER} without asking)"
+                f"GET /oauth2/authorize signs in {CONSOLE_USER} without asking; refresh tokens rotate, "
+                "POST /oauth2/revoke revokes them, GET /logout goes back to the console)"
             )
         return described
 
@@ -147,6 +161,8 @@ class LocalAuth:
         form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True).items()}
         if form.get("grant_type") == "authorization_code":
             return self._exchange_code(form)
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh_grant(form)
         client_id, secret = _basic(_header(headers, "authorization")) or (
             form.get("client_id"),
             form.get("client_secret"),
@@ -182,7 +198,61 @@ class LocalAuth:
         if not secrets.compare_digest(_s256(form["code_verifier"]), grant.challenge):
             return _oauth_error(400, "invalid_grant", "the code_verifier does not match the code_challenge")
         scopes = [s for s in grant.scopes if s != "openid"]  # openid goes in the ID token, not the access token
-        return Answer(200, self._issue(grant.client_id, scopes, username=CONSOLE_USER), NO_STORE)
+        session = Session(grant.client_id, CONSOLE_USER, tuple(scopes), time.time() + REFRESH_SECONDS)
+        return Answer(200, self._issue(grant.client_id, scopes, username=CONSOLE_USER) | self._keep(session), NO_STORE)
+
+    def _refresh_grant(self, form: dict[str, str]) -> Answer:
+        """grant_type=refresh_token from the console's public client (client_id, no secret), as Cognito answers
+        it with refresh token rotation: a new access token and a new refresh token, the one sent refused from
+        then on (RetryGracePeriodSeconds 0: the stack's 10 s grace only lets a page reloaded mid-refresh
+        retry, which nothing here needs), and the new one expiring when the sign-in's first would have."""
+        if form.get("client_id") != CONSOLE_CLIENT or not self._console_redirect_uris:
+            return Answer(401, {"error": "invalid_client"}, {})
+        if not form.get("refresh_token"):
+            return _oauth_error(400, "invalid_request", "send refresh_token")
+        with self._lock:
+            session = self._refresh.pop(form["refresh_token"], None)
+        if session is None or session.expires <= time.time() or session.client_id != form["client_id"]:
+            return _oauth_error(400, "invalid_grant", "the refresh token is unknown, used already, revoked or expired")
+        access = self._issue(session.client_id, list(session.scopes), username=session.username)
+        return Answer(200, access | self._keep(session), NO_STORE)
+
+    def _keep(self, session: Session) -> dict[str, str]:
+        token = secrets.token_urlsafe(48)
+        with self._lock:
+            self._refresh = {t: s for t, s in self._refresh.items() if s.expires > time.time()}  # the expired go
+            self._refresh[token] = session
+        return {"refresh_token": token}
+
+    # ------------------------------------------------------------------ revocation and logout
+    def revoke(self, headers: dict[str, str], raw: bytes) -> Answer:
+        """`POST /oauth2/revoke` (RFC 7009) for the console's public client: the form's refresh token is refused
+        from then on. A token unknown (used, revoked, expired) is answered 200 as well (RFC 7009, 2.2): the
+        caller wanted it dead and it is."""
+        content_type = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return _oauth_error(400, "invalid_request", "send the form as application/x-www-form-urlencoded")
+        form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", errors="replace")).items()}
+        if form.get("client_id") != CONSOLE_CLIENT or not self._console_redirect_uris:
+            return Answer(401, {"error": "invalid_client"}, {})
+        if not form.get("token"):
+            return _oauth_error(400, "invalid_request", "send the refresh token as token")
+        with self._lock:
+            session = self._refresh.get(form["token"])
+            if session is not None and session.client_id == form["client_id"]:
+                del self._refresh[form["token"]]
+        return Answer(200, {}, NO_STORE)
+
+    def logout(self, query: dict[str, str]) -> Answer:
+        """`GET /logout` as the user pool's: ends the hosted UI's session (the stand-in keeps none: it signs in
+        at once) and sends the browser to logout_uri, which must be one registered for the client (the
+        console's own address); anything else is answered here, never redirected to."""
+        if query.get("client_id") != CONSOLE_CLIENT or not self._console_redirect_uris:
+            return _oauth_error(400, "invalid_request", f"client_id must be {CONSOLE_CLIENT} (the console's client)")
+        if query.get("logout_uri") not in self._console_redirect_uris:
+            registered = " ".join(self._console_redirect_uris)
+            return _oauth_error(400, "invalid_request", f"logout_uri must be one registered: {registered}")
+        return Answer(302, {}, {"Location": query["logout_uri"], "Cache-Control": "no-store"})
 
     def _issue(self, client_id: str, scopes: list[str], username: str | None = None) -> dict[str, Any]:
         now = int(time.time())

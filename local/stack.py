@@ -6,7 +6,8 @@ simulated customs system on loopback whose outages are switched through `/_sim/.
 Callers are identified as deployed with Cognito (local/auth.py): a token from `POST /oauth2/token`, its
 scope checked on every route; `LOCAL_AUTH=off` leaves the API open, every caller the local operator.
 The console signs in with the client-credentials form, or with `CONSOLE_SIGN_IN=pkce` as on AWS:
-authorization code with PKCE against the stand-in's `GET /oauth2/authorize` on this same origin.
+authorization code with PKCE against the stand-in's `GET /oauth2/authorize` on this same origin, then
+refresh tokens that rotate, `POST /oauth2/revoke` and `GET /logout` as the user pool serves them.
 """
 
 from __future__ import annotations
@@ -126,7 +127,11 @@ class Stack:
         # itself stands in for the user pool's domain)
         self.stage_variables = {"consoleSignIn": self.console_sign_in}
         if self.console_sign_in == "pkce":
-            self.stage_variables |= {"authDomainUrl": self.url, "consoleClientId": CONSOLE_CLIENT}
+            self.stage_variables |= {
+                "authDomainUrl": self.url,
+                "consoleClientId": CONSOLE_CLIENT,
+                "consoleUrl": f"{self.url}/console",
+            }
 
     # ------------------------------------------------------------------ in-process event sources
     def _poll_submit_queue(self) -> None:
@@ -303,6 +308,12 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
             if url.path == "/oauth2/authorize":
                 self._authorize(url.query)
                 return
+            if url.path == "/oauth2/revoke":
+                self._revoke(headers, raw)
+                return
+            if url.path == "/logout":
+                self._logout(url.query)
+                return
             authorized, refused = (None, None)
             if stack.auth:  # as API Gateway's Cognito authorizer, before the function runs
                 authorized, refused = stack.tokens.authorize(self.command, url.path, headers)
@@ -355,6 +366,26 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(*encoded(stack.tokens.token(headers, raw)))
 
+        def _revoke(self, headers: dict[str, str], raw: bytes) -> None:
+            from local.auth import Answer, encoded
+
+            if self.command != "POST":
+                self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "POST"})))
+                return
+            self._reply(*encoded(stack.tokens.revoke(headers, raw)))
+
+        def _logout(self, query: str) -> None:
+            from local.auth import Answer, encoded
+
+            if self.command != "GET":
+                self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "GET"})))
+                return
+            answer = stack.tokens.logout({k: v[-1] for k, v in parse_qs(query).items()})
+            if answer.status == 302:
+                self._reply(302, b"", answer.headers)
+            else:
+                self._reply(*encoded(answer))
+
         def _authorize(self, query: str) -> None:
             from local.auth import Answer, encoded
 
@@ -374,6 +405,9 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                     stack.customs.set_outage(payload["system"], payload.get("kind", "server_error"))
                 elif path == "/_sim/outage" and self.command == "DELETE":
                     stack.customs.set_outage(payload["system"], None)
+                elif path == "/_sim/expire-token" and self.command == "POST":
+                    # tests: an access token's hour is up now (the console must renew it, not sign in again)
+                    stack.tokens.expire(payload["token"])
                 elif path == "/_sim/reject" and self.command == "POST":
                     stack.customs.reject_next(
                         payload["lrn"],
@@ -384,7 +418,10 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
                     self._reply(
                         404,
                         json.dumps(
-                            {"error": "simulator routes: GET /_sim/state, POST|DELETE /_sim/outage, POST /_sim/reject"}
+                            {
+                                "error": "simulator routes: GET /_sim/state, POST|DELETE /_sim/outage, "
+                                "POST /_sim/reject, POST /_sim/expire-token"
+                            }
                         ),
                     )
                     return

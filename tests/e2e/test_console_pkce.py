@@ -1,7 +1,9 @@
 """The console signs in as it does on AWS with AuthMode=COGNITO, against make run's stand-in for the user
 pool (CONSOLE_SIGN_IN=pkce, local/auth.py): authorization code with PKCE, S256 (RFC 7636), in Debian's
 Chromium. The browser's own network log is the witness of what it sent: the challenge on the way out, the
-verifier with the code on the way back, and SHA-256 of the one is the other."""
+verifier with the code on the way back, and SHA-256 of the one is the other. Then a shift: the console
+renews an expired access token with the rotating refresh token without a new sign-in, one renewal at a
+time, and signing out revokes the refresh token and ends the session at the stand-in's /logout."""
 
 from __future__ import annotations
 
@@ -134,3 +136,147 @@ def test_an_answer_whose_state_this_tab_did_not_send_is_refused_and_said(base):
 def _listed_nothing(sent: list[dict[str, Any]]) -> bool:
     """No call went out with a token: every /systems request was the unauthenticated first one."""
     return all("Authorization" not in r["headers"] for r in sent if urlsplit(r["url"]).path == "/systems")
+
+
+# ------------------------------------------------------------------ staying signed in for a shift, signing out
+REFRESH_KEY, EXPIRES_KEY = "ecluse.console.refresh", "ecluse.console.expires"
+
+
+def _signed_in(browser: Any, base: str) -> tuple[str, str]:
+    """Signed in with PKCE: the access token and the refresh token the tab holds."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{base}/console")
+    wait(browser, "the hosted sign-in offered", lambda d: d.find_element(By.ID, "sign-in-start").is_displayed())
+    browser.find_element(By.ID, "sign-in-start").click()
+    wait(browser, "the systems shown", lambda d: len(_listed(d)) > 0)
+    access, refresh = _held(browser)
+    assert access
+    assert refresh
+    return access, refresh
+
+
+def _held(browser: Any) -> tuple[str | None, str | None]:
+    return tuple(browser.execute_script(f"return ['{TOKEN_KEY}', '{REFRESH_KEY}'].map(k => sessionStorage.getItem(k))"))
+
+
+def _post(url: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, body, {"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read() or b"{}")
+
+
+def _refresh_with(base: str, refresh_token: str) -> tuple[int, dict[str, Any]]:
+    """The token endpoint asked to renew with a refresh token, as the console does (public client, no secret)."""
+    form = {"grant_type": "refresh_token", "client_id": CONSOLE_CLIENT, "refresh_token": refresh_token}
+    return _post(f"{base}/oauth2/token", urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded")
+
+
+def _api_status(base: str, access_token: str) -> int:
+    request = urllib.request.Request(f"{base}/systems", headers={"Authorization": f"Bearer {access_token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def _expire(base: str, access_token: str) -> None:
+    """The stand-in's hook: this access token's hour is up now."""
+    status, _ = _post(f"{base}/_sim/expire-token", json.dumps({"token": access_token}).encode(), "application/json")
+    assert status == 200
+
+
+def test_the_console_renews_its_token_and_stays_signed_in_and_a_used_refresh_token_is_refused(base):
+    from selenium.webdriver.common.by import By
+
+    with chromium(network_log=True) as browser:
+        access, refresh = _signed_in(browser, base)
+        _expire(base, access)  # an hour into the shift
+        assert _api_status(base, access) == 401
+        # the console's next call is refused, it renews, and goes on: no sign-in asked for
+        wait(browser, "the access token renewed", lambda d: _held(d)[0] not in (None, access))
+        renewed, rotated = _held(browser)
+        assert rotated not in (None, refresh)
+        assert _api_status(base, renewed) == 200
+        wait(browser, "the systems shown again", lambda d: len(_listed(d)) > 0)
+        assert not browser.find_element(By.ID, "sign-in").is_displayed()
+        # rotation: the refresh token the console used is refused from then on
+        status, refused = _refresh_with(base, refresh)
+        assert (status, refused.get("error")) == (400, "invalid_grant"), refused
+
+        # two minutes before its expiry, the console renews ahead, while the token still works (no 401 first)
+        browser.execute_script(f"sessionStorage.setItem('{EXPIRES_KEY}', String(Date.now() + 60000))")
+        wait(browser, "the access token renewed ahead", lambda d: _held(d)[0] not in (None, renewed))
+        assert _api_status(base, renewed) == 200  # it had not expired: renewed ahead of a refusal
+        assert _held(browser)[1] not in (None, rotated)
+        wait(browser, "the systems shown again", lambda d: len(_listed(d)) > 0)
+        assert not browser.find_element(By.ID, "sign-in").is_displayed()
+
+        # an operator's action while the 4 s refresh is on the way: both refused, one renewal for both (a
+        # second, with the refresh token the first rotated, would be refused and sign the operator out)
+        _expire(base, _held(browser)[0])
+        both = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "import('/console/api.js')"  # the page's own module: the same URL is the same instance
+            ".then(api => Promise.all([api.call('GET', 'systems'), api.call('GET', 'systems')]))"
+            ".then(answers => done(answers.map(a => a.items.length)), error => done(String(error)));"
+        )
+        assert isinstance(both, list), both
+        assert min(both) > 0
+        assert not browser.find_element(By.ID, "sign-in").is_displayed()
+        sent = requests_sent(browser)
+
+    assert len([r for r in sent if urlsplit(r["url"]).path == "/oauth2/authorize"]) == 1  # signed in once
+    renewals = [
+        parse_qs(r["postData"])
+        for r in sent
+        if urlsplit(r["url"]).path == "/oauth2/token" and "grant_type=refresh_token" in r.get("postData", "")
+    ]
+    used = [form["refresh_token"][0] for form in renewals]
+    assert used[:2] == [refresh, rotated]
+    assert len(used) == len(set(used)) >= 3  # each refresh token sent once: never two renewals at once
+    assert all(form["client_id"] == [CONSOLE_CLIENT] for form in renewals)
+    assert all(
+        "Authorization" not in r["headers"] for r in sent if urlsplit(r["url"]).path == "/oauth2/token"
+    )  # a public client: no secret
+
+
+def test_signing_out_revokes_the_refresh_token_and_ends_the_hosted_session(base):
+    from selenium.webdriver.common.by import By
+
+    with chromium(network_log=True) as browser:
+        _, refresh = _signed_in(browser, base)
+        wait(browser, "the sign-out offered", lambda d: d.find_element(By.ID, "sign-out").is_displayed())
+        browser.find_element(By.ID, "sign-out").click()
+        wait(browser, "the sign-in offered again", lambda d: d.find_element(By.ID, "sign-in-start").is_displayed())
+        assert browser.execute_script("return location.pathname + location.search") == "/console"
+        assert _held(browser) == (None, None)
+        sent = requests_sent(browser)
+
+    status, refused = _refresh_with(base, refresh)
+    assert (status, refused.get("error")) == (400, "invalid_grant"), refused  # revoked: nobody renews with it any more
+    paths = [urlsplit(r["url"]).path for r in sent]
+    [revoke] = [r for r in sent if urlsplit(r["url"]).path == "/oauth2/revoke"]
+    assert revoke["method"] == "POST"
+    assert parse_qs(revoke["postData"]) == {"token": [refresh], "client_id": [CONSOLE_CLIENT]}
+    [logout] = [r for r in sent if urlsplit(r["url"]).path == "/logout"]
+    assert _query(logout["url"]) == {"client_id": CONSOLE_CLIENT, "logout_uri": f"{base}/console"}
+    # revoked, then the hosted session ended, then back on the console
+    assert paths.index("/oauth2/revoke") < paths.index("/logout") < len(paths) - 1 - paths[::-1].index("/console")
+
+
+def test_a_refused_renewal_shows_the_sign_in_and_says_the_session_ended(base):
+    from selenium.webdriver.common.by import By
+
+    with chromium() as browser:
+        access, refresh = _signed_in(browser, base)
+        form = urllib.parse.urlencode({"token": refresh, "client_id": CONSOLE_CLIENT}).encode()
+        assert _post(f"{base}/oauth2/revoke", form, "application/x-www-form-urlencoded")[0] == 200  # elsewhere
+        _expire(base, access)
+        wait(browser, "the sign-in offered again", lambda d: d.find_element(By.ID, "sign-in-start").is_displayed())
+        wait(browser, "the end said", lambda d: "session ended" in d.find_element(By.ID, "message").text)
+        assert _held(browser) == (None, None)

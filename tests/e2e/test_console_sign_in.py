@@ -112,8 +112,15 @@ def test_a_401_asks_to_sign_in_and_the_token_then_goes_with_every_call(stand_in)
         wait(browser, "the systems shown", lambda d: _listed(d) == ["DELTA_G"])
         assert not browser.find_element(By.ID, "sign-in").is_displayed()
         assert browser.find_element(By.ID, "sign-out").is_displayed()
+        assert browser.execute_script("return sessionStorage.getItem('ecluse.console.refresh')") is None
+        # signing out of the form's sign-in stays on the page: nothing to revoke, no hosted session to end
+        browser.find_element(By.ID, "sign-out").click()
+        wait(browser, "the sign-in form shown again", lambda d: d.find_element(By.ID, "sign-in-form").is_displayed())
+        assert browser.execute_script("return location.pathname + location.search") == "/console"
+        assert browser.execute_script("return sessionStorage.getItem('ecluse.console.token')") is None
     assert stand_in.authorizations[0] is None
-    assert stand_in.authorizations[-1] == f"Bearer {TOKEN}"
+    assert f"Bearer {TOKEN}" in stand_in.authorizations
+    assert stand_in.authorizations[-1] is None  # the call after sign-out went without the token
 
 
 def test_a_token_in_the_url_fragment_is_not_taken(stand_in):

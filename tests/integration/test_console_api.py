@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 
@@ -55,7 +56,13 @@ def test_the_files_are_read_when_asked_for_not_at_cold_start(aws):
 
 
 POOL = "https://ecluse-123456789012.auth.eu-west-3.amazoncognito.com"
-COGNITO_STAGE = {"consoleSignIn": "pkce", "authDomainUrl": POOL, "consoleClientId": "4pkceconsoleclient0123456"}
+CONSOLE_URL = "https://abc123defg.execute-api.eu-west-3.amazonaws.com/v1/console"
+COGNITO_STAGE = {
+    "consoleSignIn": "pkce",
+    "authDomainUrl": POOL,
+    "consoleClientId": "4pkceconsoleclient0123456",
+    "consoleUrl": CONSOLE_URL,
+}
 
 
 def _policy(answer: dict) -> dict[str, str]:
@@ -71,6 +78,10 @@ def test_with_pkce_the_config_names_the_pool_and_the_policy_admits_its_origin_an
         "sign_in": "pkce",
         "authorize_url": f"{POOL}/oauth2/authorize",
         "token_url": f"{POOL}/oauth2/token",
+        # sign-out: the refresh token revoked (a fetch to the pool's origin), then the hosted UI's session
+        # ended, which sends the browser back to the console
+        "revoke_url": f"{POOL}/oauth2/revoke",
+        "logout_url": f"{POOL}/logout?client_id=4pkceconsoleclient0123456&logout_uri={quote(CONSOLE_URL, safe='')}",
         "client_id": "4pkceconsoleclient0123456",
         "scope": "openid ecluse/declarations ecluse/operations",
     }
@@ -104,6 +115,8 @@ def test_without_pkce_the_config_names_no_pool_and_the_policy_admits_only_the_pa
         {**COGNITO_STAGE, "authDomainUrl": "http://ecluse.auth.eu-west-3.amazoncognito.com"},  # not https
         {**COGNITO_STAGE, "authDomainUrl": f"{POOL}/oauth2"},  # a path
         {"consoleSignIn": "pkce", "authDomainUrl": POOL},  # no client
+        {**COGNITO_STAGE, "consoleUrl": ""},  # nowhere for /logout to send the browser back
+        {**COGNITO_STAGE, "consoleUrl": "https://evil.example.com/v1/console?x=1"},  # not the console's address
         {"consoleSignIn": "implicit"},
     ],
 )

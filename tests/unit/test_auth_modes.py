@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from ecluse.access import OPERATORS_GROUP, ROUTES, SCOPES
-from ecluse.console_sign_in import CLIENT_VARIABLE, CONSOLE_SCOPES, DOMAIN_VARIABLE, SIGN_IN_VARIABLE
+from ecluse.console_sign_in import (
+    CLIENT_VARIABLE,
+    CONSOLE_SCOPES,
+    CONSOLE_URL_VARIABLE,
+    DOMAIN_VARIABLE,
+    SIGN_IN_VARIABLE,
+)
 from local.infra import TEMPLATE, translated
 
 OPEN = [{"NONE": []}]  # what SAM writes for an event's `Auth: {Authorizer: NONE}` (the console's page)
@@ -104,6 +110,19 @@ def test_operators_sign_in_to_the_console_with_both_scopes_and_no_secret(cognito
     assert cognito["Resources"]["ConsoleClient"]["DependsOn"] == "EcluseResourceServer"
 
 
+def test_the_consoles_refresh_tokens_rotate_and_are_revocable_and_no_api_flow_bypasses_rotation(cognito) -> None:
+    """The console stays signed in for a shift by refreshing at the token endpoint: a public client's refresh
+    token must rotate (RFC 9700, 4.14.2), sign-out revokes it, and it ends with the 12 h of the sign-in."""
+    client = cognito["Resources"]["ConsoleClient"]["Properties"]
+    rotation = client["RefreshTokenRotation"]
+    assert rotation["Feature"] == "ENABLED"
+    assert 0 <= rotation["RetryGracePeriodSeconds"] <= 10  # a retry's window, not a second life for the token
+    assert client["EnableTokenRevocation"] is True
+    # REFRESH_TOKEN_AUTH is refused beside rotation; an absent list would allow Cognito's defaults
+    assert client["ExplicitAuthFlows"] == []
+    assert (client["RefreshTokenValidity"], client["TokenValidityUnits"]["RefreshToken"]) == (12, "hours")
+
+
 def _stage_variables(template: dict) -> dict | None:
     [stage] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
     return stage["Properties"].get("Variables")
@@ -116,7 +135,11 @@ def test_the_console_learns_the_pools_domain_and_its_client_from_the_stage_in_co
         SIGN_IN_VARIABLE: "pkce",
         DOMAIN_VARIABLE: {"Fn::Sub": "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"},
         CLIENT_VARIABLE: {"Ref": "ConsoleClient"},
+        CONSOLE_URL_VARIABLE: {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/console"},
     }
+    # the pool's /logout sends the browser back only to a registered logout URL, exactly
+    client = cognito["Resources"]["ConsoleClient"]["Properties"]
+    assert client["LogoutURLs"] == [_stage_variables(cognito)[CONSOLE_URL_VARIABLE]]
     assert cognito["Outputs"]["TokenUrl"]["Value"]["Fn::Sub"].startswith(
         _stage_variables(cognito)[DOMAIN_VARIABLE]["Fn::Sub"]
     )

@@ -10,9 +10,20 @@
 // A token in the address's fragment (#access_token=…, the implicit grant) is never taken: the OAuth 2.0
 // Security Best Current Practice (RFC 9700, section 2.1.2) says not to use that grant, and a page that
 // accepted one would accept a token injected by whoever crafts the link.
+//
+// With "pkce" the console stays signed in for a shift: it keeps the refresh token the code brings (and the
+// access token's expiry) in sessionStorage too, and renews the hour-long access token at the pool's token
+// endpoint shortly before it expires, or once after a 401. The app client rotates refresh tokens (RFC 9700,
+// section 4.14.2): each renewal brings a new one and the one used is refused from then on, so renewals go
+// one at a time (a second one in parallel would be refused, and would sign the operator out). Signing out
+// revokes the refresh token and ends the hosted UI's session, not only this tab's.
 
 const TOKEN_KEY = "ecluse.console.token";
+const REFRESH_KEY = "ecluse.console.refresh"; // pkce: the refresh token, rotated at each renewal
+const EXPIRES_KEY = "ecluse.console.expires"; // when the access token expires (ms since the epoch)
 const PENDING_KEY = "ecluse.console.sign-in"; // the PKCE verifier and state of the sign-in under way
+// Renew this long before the access token expires: a call never goes with a token about to lapse on the way
+const RENEW_BEFORE_MS = 2 * 60 * 1000;
 
 // The API's base: /console is served beside the routes it calls (/v1/console on API Gateway).
 export const base = location.pathname.replace(/console\/?$/, "");
@@ -20,6 +31,10 @@ export const base = location.pathname.replace(/console\/?$/, "");
 const redirectUri = () => location.origin + base + "console";
 
 export class SignInNeeded extends Error {}
+
+/** The refresh token was refused (expired after the shift's 12 hours, revoked, or used already): the
+ * operator signs in again, and is told why. */
+export class SessionEnded extends SignInNeeded {}
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -34,8 +49,31 @@ export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-export function signOut() {
-  sessionStorage.removeItem(TOKEN_KEY);
+function forget() {
+  for (const key of [TOKEN_KEY, REFRESH_KEY, EXPIRES_KEY]) sessionStorage.removeItem(key);
+}
+
+/** Sign out. With pkce: the refresh token revoked at the pool (POST /oauth2/revoke, token and client_id: a
+ * public client), the tab's tokens gone, then the browser sent to the pool's /logout, which ends the hosted
+ * UI's session (else the next "Sign in" would pass without password or MFA) and comes back to /console.
+ * Returns true when the page is navigating away. */
+export async function signOut() {
+  await renewing?.catch(() => {}); // a renewal on the way would otherwise bring a refresh token never revoked
+  const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+  forget(); // first: nothing in this tab renews with it while the revocation is on the way
+  const config = await signInSettings().catch(() => null); // not loaded yet if the page opened signed in
+  if (config?.sign_in !== "pkce") return false;
+  if (refreshToken) {
+    // Best effort: the operator is leaving whatever the pool answers; unrevoked, the token is still in no tab,
+    // and it ends with its 12 hours.
+    await fetch(config.revoke_url, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: refreshToken, client_id: config.client_id }),
+    }).catch(() => {});
+  }
+  location.assign(config.logout_url);
+  return true;
 }
 
 let settings = null;
@@ -57,7 +95,54 @@ async function keepToken(answer) {
     throw new ApiError(answer.status, "sign_in_failed", `sign-in refused: ${why}`);
   }
   sessionStorage.setItem(TOKEN_KEY, body.access_token);
+  // pkce only: client credentials bring no refresh token (the form signs in again after the hour)
+  if (body.refresh_token) sessionStorage.setItem(REFRESH_KEY, body.refresh_token);
+  if (body.expires_in) sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + body.expires_in * 1000));
   return true;
+}
+
+let renewing = null; // the renewal on the way, which every caller waits for (one at a time: see the top)
+
+/** A new access token (and, rotated, a new refresh token) for the refresh token held; false if none is. */
+function renew() {
+  if (!sessionStorage.getItem(REFRESH_KEY)) return Promise.resolve(false);
+  renewing ??= renewOnce().finally(() => { renewing = null; });
+  return renewing;
+}
+
+async function renewOnce() {
+  const config = await signInSettings();
+  const answer = await fetch(config.token_url, { // a network failure throws: tokens kept, the next call retries
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: config.client_id,
+      refresh_token: sessionStorage.getItem(REFRESH_KEY),
+    }),
+  });
+  // refused (expired, revoked or used already); not a 429, which says "later", nor a 5xx: tokens kept
+  if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
+    forget();
+    throw new SessionEnded("Your session ended (its renewal was refused); sign in again.");
+  }
+  if (!answer.ok) {
+    throw new ApiError(answer.status, "renewal_failed", `the sign-in's renewal failed (HTTP ${answer.status})`);
+  }
+  await keepToken(answer);
+  return true;
+}
+
+/** Before a call: renew an access token about to expire. A network failure here is not the call's: the token
+ * held still serves until it lapses, and the next call tries again. */
+async function renewIfDue() {
+  const expires = Number(sessionStorage.getItem(EXPIRES_KEY));
+  if (!expires || expires - Date.now() > RENEW_BEFORE_MS) return;
+  try {
+    await renew();
+  } catch (error) {
+    if (error instanceof SignInNeeded) throw error;
+  }
 }
 
 /** make run: OAuth2 client credentials from the sign-in form. */
@@ -134,15 +219,21 @@ function headers(extra) {
   return all;
 }
 
-async function send(method, path, body, accept) {
+async function send(method, path, body, accept, retried = false) {
+  await renewIfDue();
+  const sent = token();
   const init = { method, headers: headers(accept ? { Accept: accept } : {}) };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
   const answer = await fetch(base + path, init);
-  if (answer.status === 401) throw new SignInNeeded();
-  return answer;
+  if (answer.status !== 401) return answer;
+  // Refused: renewed once, then the call again (safe for an action too: API Gateway's authorizer refused it
+  // before the function ran). Not renewed again if another call renewed the token since this one went (its
+  // 401 was for the old token); a second 401 is the API's to say: sign in.
+  if (!retried && (token() !== sent || await renew())) return send(method, path, body, accept, true);
+  throw new SignInNeeded();
 }
 
 async function failure(answer) {

@@ -42,9 +42,14 @@ async function guarded(action, failureKind = "error") {
   try {
     return await action();
   } catch (error) {
-    if (error instanceof api.SignInNeeded) await askSignIn();
-    else if (error instanceof api.ApiError) say(explain(error), failureKind);
-    else say(`The API did not answer (${error.message}); retrying.`, failureKind);
+    if (error instanceof api.SignInNeeded) {
+      if (error instanceof api.SessionEnded) state.signInProblem = error.message; // said with the sign-in
+      await askSignIn();
+    } else if (error instanceof api.ApiError) {
+      say(explain(error), failureKind);
+    } else {
+      say(`The API did not answer (${error.message}); retrying.`, failureKind);
+    }
     return undefined;
   }
 }
@@ -420,7 +425,10 @@ function wire() {
   $("fallback").addEventListener("click", (e) => pdf(e.target.closest("button.pdf")?.dataset.lrn));
   $("held-next").addEventListener("click", () => { state.heldPage += 1; refresh(); });
   $("held-first").addEventListener("click", () => { state.heldPage = 0; state.heldTokens = [null]; refresh(); });
-  $("sign-out").addEventListener("click", () => { api.signOut(); refresh(); });
+  $("sign-out").addEventListener("click", async () => {
+    clearTimeout(state.timer); // no refresh renews the token being revoked
+    if (!(await api.signOut())) refresh(); // pkce: off to the pool's /logout, which comes back here
+  });
   $("sign-in-start").addEventListener("click", () => guarded(api.startSignIn));
   $("sign-in-form").addEventListener("submit", async (e) => {
     e.preventDefault();
