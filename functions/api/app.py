@@ -83,10 +83,11 @@ def _caller() -> Caller:
 
 
 def _caller_may_act(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Every route, before it reads anything: a caller API Gateway let through may still be refused here,
-    a person signed in to the pool but not in its operators group, or, on an operator's route, a signer
-    the operator policy admits whom OperatorPrincipalArns does not list (it would change statuses yet see
-    only its own declarations). A route that needs no identity (the console's files) finds none, and passes."""
+    """Every route, before it runs (Powertools validates the request first): a caller API Gateway let
+    through may still be refused here, a person signed in to the pool but not in its operators group, or,
+    on an operator's route, a signer the operator policy admits whom OperatorPrincipalArns does not list
+    (it would change statuses yet see only its own declarations). A route that needs no identity (the
+    console's files) finds none, and passes."""
     calling = _caller()
     if ROUTES.get((app.current_event.http_method, app.current_event.resource)) is Role.OPERATOR:
         require_operator(calling)

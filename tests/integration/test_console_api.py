@@ -116,7 +116,8 @@ def test_without_pkce_the_config_names_no_pool_and_the_policy_admits_only_the_pa
         {**COGNITO_STAGE, "authDomainUrl": f"{POOL}/oauth2"},  # a path
         {"consoleSignIn": "pkce", "authDomainUrl": POOL},  # no client
         {**COGNITO_STAGE, "consoleUrl": ""},  # nowhere for /logout to send the browser back
-        {**COGNITO_STAGE, "consoleUrl": "https://evil.example.com/v1/console?x=1"},  # not the console's address
+        {**COGNITO_STAGE, "consoleUrl": "https://ecluse.example.com/v1/console?x=1"},  # a query
+        {**COGNITO_STAGE, "consoleUrl": "https://ecluse.example.com/v1/dashboard"},  # not the console's path
         {"consoleSignIn": "implicit"},
     ],
 )

@@ -290,3 +290,35 @@ def test_a_webhook_is_refused_unless_it_names_whose_declarations_it_is_told_of()
     assert _refused_by_rules({**webhook, "ErpWebhookDeclarant": "erp-a"}) == []
     assert _refused_by_rules({**webhook, "ErpWebhookDeclarant": "*"}) == []
     assert _refused_by_rules({}) == []  # no webhook, nothing to name
+
+
+def test_a_webhook_for_one_erp_is_told_of_the_kinds_every_erp_is_told_of_and_of_its_own_declarations():
+    """By name: a kind of event added later reaches no webhook until listed (it might carry an ERP's data)."""
+    from ecluse.events import EVERYONES
+    from local.infra import event_pattern
+
+    pattern = event_pattern("WebhookRule", {"ErpWebhookUrl": "https://erp.example/e", "ErpWebhookDeclarant": "erp-a"})
+    assert pattern == {
+        "source": ["ecluse"],
+        "$or": [{"detail-type": list(EVERYONES)}, {"detail": {"declarant": ["erp-a"]}}],
+    }
+    assert event_pattern("WebhookRule", {"ErpWebhookDeclarant": "*"}) == {"source": ["ecluse"]}
+
+
+@pytest.mark.parametrize(
+    ("declarant", "allowed"),
+    [
+        ("*", True),
+        ("7f3kq2erpclient", True),
+        ("arn:aws:iam::123456789012:role/erp-acme", True),
+        ("arn:aws:iam::123456789012:user/sap.pi@acme", True),
+        ("arn:aws:iam::123456789012:role/erp/erp-acme", False),  # events name the role without its path
+        ("arn:aws:sts::123456789012:assumed-role/erp-acme/sap", False),  # a session: its role is the declarant
+        ("erp-a,erp-b", False),  # one ERP a webhook
+    ],
+)
+def test_the_webhooks_declarant_is_written_as_events_name_it(declarant, allowed):
+    from samtranslator.yaml_helper import yaml_parse
+
+    parameter = yaml_parse((ROOT / "template.yaml").read_text())["Parameters"]["ErpWebhookDeclarant"]
+    assert bool(re.fullmatch(parameter["AllowedPattern"], declarant)) is allowed

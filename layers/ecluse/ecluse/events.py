@@ -19,6 +19,9 @@ SOURCE = "ecluse"
 DECLARATION_STATE_CHANGED = "Declaration State Changed"
 SYSTEM_STATUS_CHANGED = "System Status Changed"
 DEADLINE_AT_RISK = "Reintegration Deadline At Risk"
+# The kinds that are every ERP's business (they name no declarant): an ERP's webhook is told of these and
+# of its own declarations' events only (template.yaml, WebhookRule). A kind not listed reaches no webhook.
+EVERYONES = (SYSTEM_STATUS_CHANGED, DEADLINE_AT_RISK)
 
 
 @dataclass(frozen=True)
