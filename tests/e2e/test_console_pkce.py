@@ -3,7 +3,9 @@ pool (CONSOLE_SIGN_IN=pkce, local/auth.py): authorization code with PKCE, S256 (
 Chromium. The browser's own network log is the witness of what it sent: the challenge on the way out, the
 verifier with the code on the way back, and SHA-256 of the one is the other. Then a shift: the console
 renews an expired access token with the rotating refresh token without a new sign-in, one renewal at a
-time, and signing out revokes the refresh token and ends the session at the stand-in's /logout."""
+time, and signing out revokes the refresh token and ends the session at the stand-in's /logout; it signs out
+the browser's other tabs too (each revokes its own refresh token), and when the sign-in settings do not load
+it empties the tab all the same and says the session could not be ended."""
 
 from __future__ import annotations
 
@@ -280,3 +282,68 @@ def test_a_refused_renewal_shows_the_sign_in_and_says_the_session_ended(base):
         wait(browser, "the sign-in offered again", lambda d: d.find_element(By.ID, "sign-in-start").is_displayed())
         wait(browser, "the end said", lambda d: "session ended" in d.find_element(By.ID, "message").text)
         assert _held(browser) == (None, None)
+
+
+# ------------------------------------------------------------------ signing out everywhere in the browser
+def test_signing_out_in_one_tab_signs_out_the_other_tabs_and_revokes_their_refresh_tokens(base):
+    from selenium.webdriver.common.by import By
+
+    with chromium() as browser:
+        first = browser.current_window_handle
+        _, first_refresh = _signed_in(browser, base)
+        browser.switch_to.new_window("tab")  # the same browser: sessionStorage is the tab's, so it signs in too
+        second = browser.current_window_handle
+        _, second_refresh = _signed_in(browser, base)
+        assert second_refresh != first_refresh
+
+        browser.switch_to.window(first)
+        wait(browser, "the sign-out offered", lambda d: d.find_element(By.ID, "sign-out").is_displayed())
+        browser.find_element(By.ID, "sign-out").click()
+        wait(browser, "the sign-in offered again", lambda d: d.find_element(By.ID, "sign-in-start").is_displayed())
+
+        browser.switch_to.window(second)
+        wait(browser, "the sign-in offered there", lambda d: d.find_element(By.ID, "sign-in-start").is_displayed())
+        wait(browser, "why said", lambda d: "signed out in another tab" in d.find_element(By.ID, "message").text)
+        assert _held(browser) == (None, None)
+        assert browser.execute_script("return location.pathname + location.search") == "/console"  # no /logout here
+        assert _listed(browser) == []  # what it showed is gone too
+        assert not browser.find_element(By.ID, "sign-out").is_displayed()
+
+    for refresh in (first_refresh, second_refresh):  # each tab revoked its own
+        status, refused = _refresh_with(base, refresh)
+        assert (status, refused.get("error")) == (400, "invalid_grant"), refused
+
+
+def test_a_sign_out_whose_settings_do_not_load_empties_the_tab_says_so_and_can_be_done_again(base):
+    from selenium.webdriver.common.by import By
+
+    with chromium(network_log=True) as browser:
+        _, refresh = _signed_in(browser, base)
+        browser.refresh()  # signed in still, and the sign-in settings not loaded in this page
+        wait(browser, "the sign-out offered", lambda d: d.find_element(By.ID, "sign-out").is_displayed())
+        requests_sent(browser)  # what came before
+        browser.execute_cdp_cmd("Network.enable", {})
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/console/config.json"]})
+        browser.find_element(By.ID, "sign-out").click()
+        wait(browser, "the failure said", lambda d: "could not be ended" in d.find_element(By.ID, "message").text)
+        message = browser.find_element(By.ID, "message").text
+        assert "Close the browser" in message
+        assert _held(browser) == (None, None)
+        assert _listed(browser) == []
+        sent = [urlsplit(r["url"]).path for r in requests_sent(browser)]
+        assert "/console/config.json" in sent
+        assert "/oauth2/revoke" not in sent
+        assert "/logout" not in sent  # the pool's session goes on: hence the message
+
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})  # the network is back
+        wait(browser, "the sign-out offered again", lambda d: d.find_element(By.ID, "sign-out").is_displayed())
+        browser.find_element(By.ID, "sign-out").click()
+        wait(browser, "the sign-in offered", lambda d: d.find_element(By.ID, "sign-in-start").is_displayed())
+        assert _held(browser) == (None, None)
+        sent_again = requests_sent(browser)
+
+    [revoke] = [r for r in sent_again if urlsplit(r["url"]).path == "/oauth2/revoke"]
+    assert parse_qs(revoke["postData"]) == {"token": [refresh], "client_id": [CONSOLE_CLIENT]}  # kept for this
+    assert [r for r in sent_again if urlsplit(r["url"]).path == "/logout"]
+    status, refused = _refresh_with(base, refresh)
+    assert (status, refused.get("error")) == (400, "invalid_grant"), refused

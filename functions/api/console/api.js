@@ -16,7 +16,9 @@
 // endpoint shortly before it expires, or once after a 401. The app client rotates refresh tokens (RFC 9700,
 // section 4.14.2): each renewal brings a new one and the one used is refused from then on, so renewals go
 // one at a time (a second one in parallel would be refused, and would sign the operator out). Signing out
-// revokes the refresh token and ends the hosted UI's session, not only this tab's.
+// revokes the refresh token and ends the hosted UI's session, not only this tab's; and it signs out every
+// other tab of the console in this browser (a shared workstation): each tab holds its own tokens, so the
+// tab signing out tells the others on a BroadcastChannel, and each revokes its own and empties itself.
 
 const TOKEN_KEY = "ecluse.console.token";
 const REFRESH_KEY = "ecluse.console.refresh"; // pkce: the refresh token, rotated at each renewal
@@ -24,6 +26,14 @@ const EXPIRES_KEY = "ecluse.console.expires"; // when the access token expires (
 const PENDING_KEY = "ecluse.console.sign-in"; // the PKCE verifier and state of the sign-in under way
 // Renew this long before the access token expires: a call never goes with a token about to lapse on the way
 const RENEW_BEFORE_MS = 2 * 60 * 1000;
+// How long the sign-in settings may take: signing out waits for them, and a network that hangs must not
+// leave the operator waiting on a tab that is already empty
+const SETTINGS_TIMEOUT_MS = 10 * 1000;
+// Every tab of the console in this browser (same origin) hears what is said on it; not the sender itself,
+// which each message names all the same (a listener added later on this tab must not take its own word)
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("ecluse.console") : null;
+const TAB = Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join("");
+const SIGNED_OUT = "signed-out";
 
 // The API's base: /console is served beside the routes it calls (/v1/console on API Gateway).
 export const base = location.pathname.replace(/console\/?$/, "");
@@ -53,27 +63,64 @@ function forget() {
   for (const key of [TOKEN_KEY, REFRESH_KEY, EXPIRES_KEY]) sessionStorage.removeItem(key);
 }
 
-/** Sign out. With pkce: the refresh token revoked at the pool (POST /oauth2/revoke, token and client_id: a
- * public client), the tab's tokens gone, then the browser sent to the pool's /logout, which ends the hosted
- * UI's session (else the next "Sign in" would pass without password or MFA) and comes back to /console.
- * Returns true when the page is navigating away. */
+/** The refresh token of a sign-out that could not reach the pool (the settings did not load): out of the
+ * tab's storage, kept in this page only, so that signing out again once the network is back revokes it. */
+let unrevoked = null;
+
+/** Sign out. With pkce: the other tabs told to sign out too, the refresh token revoked at the pool (POST
+ * /oauth2/revoke, token and client_id: a public client), the tab's tokens gone, then the browser sent to the
+ * pool's /logout, which ends the hosted UI's session (else the next "Sign in" would pass without password or
+ * MFA) and comes back to /console. Returns what the page does next:
+ * - "away": it is navigating to /logout;
+ * - "unended": pkce, but the settings (revoke_url, logout_url) did not load, so neither the refresh token
+ *   nor the hosted UI's session could be ended: the tab is empty all the same, and the operator is to be
+ *   told (signOut again retries);
+ * - "done": not pkce, the tab is empty and that is all. */
 export async function signOut() {
   await renewing?.catch(() => {}); // a renewal on the way would otherwise bring a refresh token never revoked
-  const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+  const refreshToken = sessionStorage.getItem(REFRESH_KEY) ?? unrevoked;
   forget(); // first: nothing in this tab renews with it while the revocation is on the way
+  unrevoked = null;
   const config = await signInSettings().catch(() => null); // not loaded yet if the page opened signed in
-  if (config?.sign_in !== "pkce") return false;
-  if (refreshToken) {
-    // Best effort: the operator is leaving whatever the pool answers; unrevoked, the token is still in no tab,
-    // and it ends with its 12 hours.
-    await fetch(config.revoke_url, {
-      method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token: refreshToken, client_id: config.client_id }),
-    }).catch(() => {});
+  // pkce as the settings say or, when they did not load, as the refresh token held says (no other mode has one)
+  if (config ? config.sign_in !== "pkce" : !refreshToken) return "done";
+  channel?.postMessage({ kind: SIGNED_OUT, from: TAB });
+  if (!config) {
+    unrevoked = refreshToken;
+    return "unended";
   }
+  if (refreshToken) await revoke(config, refreshToken);
   location.assign(config.logout_url);
-  return true;
+  return "away";
+}
+
+/** Best effort: the operator is leaving whatever the pool answers; unrevoked, the token is still in no tab,
+ * and it ends with its 12 hours. */
+async function revoke(config, refreshToken) {
+  await fetch(config.revoke_url, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token: refreshToken, client_id: config.client_id }),
+  }).catch(() => {});
+}
+
+/** pkce: another tab of this browser signed out. This tab revokes its own refresh token (best effort, as
+ * signOut), empties itself, and calls `then(ended)`: ended is false when the settings did not load, so the
+ * refresh token could not be revoked. No /logout from here: the tab signing out goes there. A tab not signed
+ * in with pkce keeps what it has. */
+export function onSignOutElsewhere(then) {
+  channel?.addEventListener("message", async ({ data }) => {
+    if (data?.kind !== SIGNED_OUT || data.from === TAB) return;
+    await renewing?.catch(() => {});
+    const refreshToken = sessionStorage.getItem(REFRESH_KEY) ?? unrevoked;
+    // signed in with pkce: only pkce brings a refresh token (a form's token, or none, is left alone)
+    if (!refreshToken && !(token() && settings?.sign_in === "pkce")) return;
+    forget(); // first, as signOut: nothing here renews with it while the settings and the revocation are on the way
+    unrevoked = null;
+    const config = await signInSettings().catch(() => null);
+    if (config && refreshToken) await revoke(config, refreshToken);
+    then(Boolean(config) || !refreshToken);
+  });
 }
 
 let settings = null;
@@ -81,7 +128,10 @@ let settings = null;
 /** How this deployment signs in: {sign_in, and for pkce authorize_url, token_url, client_id, scope}. */
 export async function signInSettings() {
   if (!settings) {
-    const answer = await fetch(base + "console/config.json", { headers: { Accept: "application/json" } });
+    const answer = await fetch(base + "console/config.json", {
+      headers: { Accept: "application/json" },
+      signal: AbortSignal.timeout(SETTINGS_TIMEOUT_MS),
+    });
     if (!answer.ok) throw await failure(answer);
     settings = await answer.json();
   }

@@ -21,7 +21,15 @@ const state = {
   timer: null,
   dragging: false,
   signInProblem: null, // why the last sign-in came back refused, shown with the sign-in
+  signInNote: null, // why the sign-in is shown (signed out in another tab), until the operator signs in
+  out: false, // signed out but the sign-in cannot be shown (its settings did not load): nothing refreshes
 };
+
+const SIGNED_OUT_ELSEWHERE = "You signed out in another tab of this browser, so this tab is signed out too.";
+const UNENDED = "Signed out in this tab, but your session at the operators' sign-in could not be ended: the "
+  + "sign-in settings did not load (network). Close the browser, or sign out again when the network is back.";
+const UNENDED_ELSEWHERE = `${SIGNED_OUT_ELSEWHERE} But this tab's session at the operators' sign-in could not be `
+  + "ended: the sign-in settings did not load (network). Close the browser.";
 
 // ------------------------------------------------------------------ messages, errors, sign-in
 function say(text, kind = "error") {
@@ -70,10 +78,12 @@ async function askSignIn() {
       + "calls are signed with SigV4).");
     return;
   }
+  clearTimeout(state.timer); // one a refresh on the way set meanwhile
   $("sign-in").hidden = false;
   $("sign-in-hosted").hidden = offered !== "pkce";
   $("sign-in-form").hidden = offered !== "client_credentials";
-  say(state.signInProblem || "Sign in to see the customs systems.", state.signInProblem ? "error" : "info");
+  say(state.signInProblem || state.signInNote || "Sign in to see the customs systems.",
+    state.signInProblem ? "error" : "info");
   state.signInProblem = null;
   if (offered === "pkce") $("sign-in-start").focus();
   else $("sign-in-form").elements.client_id.focus();
@@ -82,8 +92,11 @@ async function askSignIn() {
 // ------------------------------------------------------------------ refresh
 async function refresh() {
   clearTimeout(state.timer);
+  if (state.out) return;
   const done = await guarded(async () => {
-    state.systems = (await api.call("GET", "systems")).items;
+    const systems = (await api.call("GET", "systems")).items;
+    if (state.out || !$("sign-in").hidden) return false; // signed out while it was on the way: not shown
+    state.systems = systems;
     renderSystems();
     if (state.opened) await refreshDetail();
     return true;
@@ -94,7 +107,35 @@ async function refresh() {
     $("refreshed").textContent = `refreshed ${clock(now)}:${String(now.getSeconds()).padStart(2, "0")}`;
     $("sign-out").hidden = !api.token();
   }
-  if ($("sign-in").hidden) state.timer = setTimeout(refresh, REFRESH_MS);
+  if ($("sign-in").hidden && !state.out) state.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+/** Signed out: what the tab showed goes too (a shared workstation). */
+function blank() {
+  clearTimeout(state.timer);
+  state.systems = [];
+  state.opened = null;
+  state.detail = null;
+  $("detail").hidden = true;
+  history.replaceState(null, "", location.pathname + location.search);
+  renderSystems();
+  $("summary").textContent = "Signed out.";
+  delete $("summary").dataset.tone;
+  $("refreshed").textContent = "signed out";
+}
+
+/** pkce: the operator signed out in another tab, which ends the hosted UI's session; this tab has revoked
+ * its own refresh token (ended) or could not (the settings did not load, nor will the sign-in). */
+function signedOutElsewhere(ended) {
+  blank();
+  $("sign-out").hidden = true;
+  if (!ended) {
+    state.out = true;
+    say(UNENDED_ELSEWHERE);
+    return;
+  }
+  state.signInNote = SIGNED_OUT_ELSEWHERE;
+  askSignIn();
 }
 
 function summary(systems) {
@@ -427,14 +468,25 @@ function wire() {
   $("held-first").addEventListener("click", () => { state.heldPage = 0; state.heldTokens = [null]; refresh(); });
   $("sign-out").addEventListener("click", async () => {
     clearTimeout(state.timer); // no refresh renews the token being revoked
-    if (!(await api.signOut())) refresh(); // pkce: off to the pool's /logout, which comes back here
+    const next = await api.signOut();
+    if (next === "away") return; // pkce: off to the pool's /logout, which comes back here
+    if (next === "unended") {
+      state.out = true;
+      blank();
+      $("sign-out").hidden = false; // to sign out again, which revokes and ends the session then
+      say(UNENDED);
+      return;
+    }
+    refresh();
   });
+  api.onSignOutElsewhere(signedOutElsewhere);
   $("sign-in-start").addEventListener("click", () => guarded(api.startSignIn));
   $("sign-in-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const form = e.target.elements;
     if (await guarded(() => api.signIn(form.client_id.value.trim(), form.client_secret.value)) === undefined) return;
     form.client_secret.value = "";
+    state.signInNote = null;
     $("sign-in").hidden = true;
     say("");
     refresh();
