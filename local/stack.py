@@ -20,10 +20,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from local.auth import Answer
 
 REGION = "eu-west-3"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own limit; the API refuses above 1 MiB itself
@@ -375,24 +378,20 @@ def _handler(stack: Stack) -> type[BaseHTTPRequestHandler]:
             self._reply(*encoded(stack.tokens.revoke(headers, raw)))
 
         def _logout(self, query: str) -> None:
-            from local.auth import Answer, encoded
-
-            if self.command != "GET":
-                self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "GET"})))
-                return
-            answer = stack.tokens.logout({k: v[-1] for k, v in parse_qs(query).items()})
-            if answer.status == 302:
-                self._reply(302, b"", answer.headers)
-            else:
-                self._reply(*encoded(answer))
+            self._browser_get(query, stack.tokens.logout)
 
         def _authorize(self, query: str) -> None:
+            self._browser_get(query, stack.tokens.authorize_code)
+
+        def _browser_get(self, query: str, answer_to: Callable[[dict[str, str]], Answer]) -> None:
+            """An endpoint the browser is sent to (authorize, logout): GET only, its query's last value of
+            each field, and a redirect followed as it stands (no body), anything else answered as JSON."""
             from local.auth import Answer, encoded
 
             if self.command != "GET":
                 self._reply(*encoded(Answer(405, {"error": "invalid_request"}, {"Allow": "GET"})))
                 return
-            answer = stack.tokens.authorize_code({k: v[-1] for k, v in parse_qs(query).items()})
+            answer = answer_to({k: v[-1] for k, v in parse_qs(query).items()})
             if answer.status == 302:
                 self._reply(302, b"", answer.headers)
             else:
