@@ -12,7 +12,6 @@ refresh tokens that rotate, `POST /oauth2/revoke` and `GET /logout` as the user 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -464,9 +463,12 @@ def main() -> None:
     else:
         print("LOCAL_AUTH=off: no route asks for a token; every caller is the local operator", flush=True)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stopped.wait()
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stopped.set())
+    # A timed wait: the kernel may hand Ctrl-C to any of the stack's threads, and Python runs the handler
+    # in this one only when it next wakes; a wait without timeout stayed asleep (the stack ignored Ctrl-C)
+    while not stopped.wait(0.5):
+        pass
     stack.stop()
     print("Écluse stopped", flush=True)
 
