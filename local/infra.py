@@ -66,6 +66,28 @@ def translated(region: str = "eu-west-3", parameters: dict[str, str] | None = No
 DECIDED_BEFORE_SAM = frozenset({"AuthMode"})
 
 
+def parameter_values(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, str]:
+    """Each parameter's value as a deployment with these would have it: the one given, or its default."""
+    return {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()} | parameters
+
+
+def evaluate(node: Any, values: dict[str, str], conditions: dict[str, Any]) -> Any:
+    """A condition as CloudFormation evaluates it (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition, and Ref
+    to a parameter), for the template's Conditions and its Rules; any other node is a value as it stands."""
+    if not (isinstance(node, dict) and len(node) == 1):
+        return node
+    [(key, args)] = node.items()
+    logic: dict[str, Callable[[], Any]] = {
+        "Fn::Equals": lambda: evaluate(args[0], values, conditions) == evaluate(args[1], values, conditions),
+        "Fn::Not": lambda: not evaluate(args[0], values, conditions),
+        "Fn::And": lambda: all(evaluate(a, values, conditions) for a in args),
+        "Fn::Or": lambda: any(evaluate(a, values, conditions) for a in args),
+        "Condition": lambda: evaluate(conditions[args], values, conditions),
+        "Ref": lambda: values[args],
+    }
+    return logic[key]() if key in logic else node
+
+
 def choose_branches(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
     """What AWS::LanguageExtensions does before the SAM transform that this template relies on: each Fn::If
     whose condition reads only the auth mode (or parameters given here) becomes the branch it picks, a branch
@@ -73,24 +95,9 @@ def choose_branches(template: dict[str, Any], parameters: dict[str, str]) -> dic
     otherwise: left as they are, the checks of the functions' policies see every branch. (SAM CLI's own
     implementation of the transform is not used: it turns a `!Sub` naming a resource attribute into a plain
     string.)"""
-    values = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
-    values.update(parameters)
+    values = parameter_values(template, parameters)
     decided = DECIDED_BEFORE_SAM | set(parameters)
     definitions = template.get("Conditions", {})
-    logic: dict[str, Callable[[Any], Any]] = {
-        "Fn::Equals": lambda args: evaluate(args[0]) == evaluate(args[1]),
-        "Fn::Not": lambda args: not evaluate(args[0]),
-        "Fn::And": lambda args: all(evaluate(a) for a in args),
-        "Fn::Or": lambda args: any(evaluate(a) for a in args),
-        "Condition": lambda name: evaluate(definitions[name]),
-        "Ref": lambda name: values[name],
-    }
-
-    def evaluate(node: Any) -> Any:
-        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in logic:
-            [(key, args)] = node.items()
-            return logic[key](args)
-        return node
 
     def reads(node: Any) -> set[str]:
         if isinstance(node, dict):
@@ -108,7 +115,7 @@ def choose_branches(template: dict[str, Any], parameters: dict[str, str]) -> dic
             return node
         if set(node) == {"Fn::If"} and reads(definitions[node["Fn::If"][0]]) <= decided:
             name, if_true, if_false = node["Fn::If"]
-            branch = if_true if evaluate(definitions[name]) else if_false
+            branch = if_true if evaluate(definitions[name], values, definitions) else if_false
             return removed if branch == {"Ref": "AWS::NoValue"} else choose(branch)
         return {k: c for k, c in ((k, choose(v)) for k, v in node.items()) if c is not removed}
 
@@ -121,7 +128,7 @@ def event_pattern(rule: str, parameters: dict[str, str]) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
     template = yaml_parse(TEMPLATE.read_text())
-    values = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()} | parameters
+    values = parameter_values(template, parameters)
     chosen = choose_branches(template, values)["Resources"][rule]["Properties"]["EventPattern"]
 
     def resolve(node: Any) -> Any:
@@ -161,8 +168,7 @@ def create(session: Any, stack_name: str = "ecluse", parameters: dict[str, str] 
         "Conditions": full.get("Conditions", {}),
         "Resources": stateful,
     }
-    params = {k: str(v.get("Default", "")) for k, v in full.get("Parameters", {}).items()}
-    params.update(parameters or {})
+    params = parameter_values(full, parameters or {})
     cloudformation = session.client("cloudformation")
     cloudformation.create_stack(
         StackName=stack_name,

@@ -258,28 +258,19 @@ def test_every_alarm_the_operator_tunes_takes_its_threshold_from_a_parameter(tem
 
 def _refused_by_rules(parameters: dict[str, str]) -> list[str]:
     """What CloudFormation's template Rules refuse a deployment with these parameter values for (their
-    AssertDescription), evaluated as CloudFormation does (Fn::Equals, Fn::Not and Ref are all they use)."""
+    AssertDescription), evaluated as CloudFormation does."""
     from samtranslator.yaml_helper import yaml_parse
 
+    from local.infra import evaluate, parameter_values
+
     raw = yaml_parse((ROOT / "template.yaml").read_text())
-    values = {k: str(v.get("Default", "")) for k, v in raw["Parameters"].items()} | parameters
-
-    def value(node):
-        return values[node["Ref"]] if isinstance(node, dict) else node
-
-    def holds(node):
-        [(function, args)] = node.items()
-        if function == "Fn::Not":
-            return not holds(args[0])
-        assert function == "Fn::Equals", function
-        return value(args[0]) == value(args[1])
-
+    values = parameter_values(raw, parameters)
     return [
         assertion["AssertDescription"]
         for rule in raw["Rules"].values()
-        if "RuleCondition" not in rule or holds(rule["RuleCondition"])
+        if evaluate(rule.get("RuleCondition", True), values, {})
         for assertion in rule["Assertions"]
-        if not holds(assertion["Assert"])
+        if not evaluate(assertion["Assert"], values, {})
     ]
 
 
